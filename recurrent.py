@@ -1,0 +1,239 @@
+"""What every recurrent language model shares: parameters, the loop over time, losses, truncated
+BPTT, compiled functions.  A model file only declares its parameters and its step.
+
+Conventions.  Token ids arrive as (T, B) matrices: time first, a column per sentence.  States are
+rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``s_prev @ W.T``.  A model provides
+
+    inputs(x)        -> list of tensors (T, B, ...): everything that depends on x_t alone, computed
+                        for all steps at once outside the loop (one large product instead of T small ones);
+    step(*inputs_t, *states_prev) -> the new states (a list, or one tensor);
+    logits(h)        -> output scores from the last state (any leading shape);
+    state_names      -> names of the recurrent states, each ``hidden_dim`` wide; the last one feeds the output.
+
+Truncated BPTT (DESIGN.md section 2) is done by re-running the step over short windows that start from
+the forward pass's state with its gradient cut, so the loop over all T steps never needs a backward pass:
+    truncation="theano": one window, the last k steps of each sentence; only their outputs count
+                         (what Theano's scan(truncate_gradient=k) does, faithfully reproduced);
+    truncation="bptt":   a window of k+1 steps ending at every output (the tutorial's numpy bptt);
+    bptt_truncate=-1:    full backpropagation through time.
+"""
+import numpy as np
+
+from backend import at, disconnected_grad, floatX, function, In, grad, log_softmax, scan, shared, softmax
+from errors import InputError
+import optimizers
+
+TRUNCATIONS = ("theano", "bptt")
+
+
+def uniform(fan_in, shape):
+    """The tutorials' initialisation U(-1/sqrt(n), 1/sqrt(n)), drawn from the global np.random."""
+    bound = np.sqrt(1. / fan_in)
+    return np.random.uniform(-bound, bound, shape)
+
+
+def hard_sigmoid(a):
+    """Theano's hard_sigmoid: a piecewise-linear sigmoid, slope 0.2 around 0.5, clipped to [0, 1]."""
+    return at.clip(0.2 * a + 0.5, 0, 1)
+
+
+def blocks(a, n):
+    """Split the last axis into n equal blocks (the gates of a fused product)."""
+    width = a.shape[-1] // n
+    return [a[..., k * width:(k + 1) * width] for k in range(n)]
+
+
+def take(tensor, flat_index):
+    """tensor[t, b] for the (t, b) pairs given as flat_index = t * B + b (any shape), so the result has
+    shape flat_index.shape + tensor.shape[2:]."""
+    rest = [tensor.shape[i] for i in range(2, tensor.ndim)]
+    rows = tensor.reshape([-1] + rest, ndim=tensor.ndim - 1)
+    picked = rows[flat_index.flatten()]
+    shape = [flat_index.shape[i] for i in range(flat_index.ndim)] + rest
+    return picked.reshape(shape, ndim=len(shape))
+
+
+class RecurrentLM:
+    state_names = ("s",)
+
+    def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation):
+        for name, value, low in (("word_dim", word_dim, 1), ("hidden_dim", hidden_dim, 1),
+                                 ("bptt_truncate", bptt_truncate, -1)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if bptt_truncate == 0:
+            raise InputError("bptt_truncate must be -1 (full BPTT) or a positive number of steps, got 0")
+        if truncation not in TRUNCATIONS:
+            raise InputError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+        self.word_dim = int(word_dim)
+        self.hidden_dim = int(hidden_dim)
+        self.bptt_truncate = int(bptt_truncate)
+        self.truncation = truncation
+        self.params = []          # in the order of bptt()'s gradients
+        self.slots = []           # optimizer state (e.g. RMSprop caches), created on first use
+        self._compiled = {}
+
+    # ----------------------------------------------------------------------------- parameters
+    def add_params(self, **values):
+        """Create one shared variable per keyword, in order (so draws happen in the listed order)."""
+        for name, value in values.items():
+            variable = shared(np.asarray(value).astype(floatX()), name=name)
+            setattr(self, name, variable)
+            self.params.append(variable)
+
+    def slot(self, name, like=None):
+        """Optimizer state: a shared variable of zeros shaped like the parameter `like` (a scalar if None),
+        kept as an attribute (the GRU tutorial's mE, mU, ...) and listed in self.slots for checkpoints."""
+        if not hasattr(self, name):
+            zeros = np.zeros((), floatX()) if like is None else np.zeros_like(like.get_value())
+            variable = shared(zeros, name=name)
+            setattr(self, name, variable)
+            self.slots.append(variable)
+        return getattr(self, name)
+
+    def lookup(self, M, x):
+        """The columns M[:, x_t] of an input matrix for every token, as rows: shape x.shape + (rows of M,)."""
+        return M.T[x.flatten()].reshape((x.shape[0], x.shape[1], M.shape[0]), ndim=3)
+
+    # ----------------------------------------------------------------------------- the loop
+    def run(self, sequences, initial, active=None):
+        """Apply step over time; sequences are (T, N, ...) tensors, initial the states (N, H).
+        Where active[t, n] is false the states are carried over unchanged.  Returns [(T, N, H)] per state."""
+        n_seq = len(sequences)
+
+        def body(*args):
+            if active is not None:
+                keep, args = args[n_seq], args[:n_seq] + args[n_seq + 1:]
+            new = self.step(*args)
+            new = list(new) if isinstance(new, (list, tuple)) else [new]
+            if active is not None:
+                new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, args[n_seq:])]
+            return new
+
+        seqs = list(sequences) + ([active] if active is not None else [])
+        states = scan(body, sequences=seqs, outputs_info=list(initial))
+        return list(states) if isinstance(states, (list, tuple)) else [states]
+
+    def zero_states(self, n):
+        return [at.zeros((n, self.hidden_dim), dtype=floatX()) for _ in self.state_names]
+
+    def nll(self, h, y):
+        """Negative log-likelihood of targets y under softmax(logits(h)), elementwise over y's shape."""
+        logp = log_softmax(self.logits(h), axis=-1)
+        flat = logp.reshape((-1, logp.shape[-1]))
+        return -flat[at.arange(flat.shape[0]), y.flatten()].reshape(y.shape, ndim=y.ndim)
+
+    # ----------------------------------------------------------------------------- graphs
+    def build(self, x, y=None, lengths=None, initial=None):
+        """Symbolic forward pass over a padded batch x (T, B) with sentence lengths (B,) (None: all T).
+        Returns a dict: states, probs, and with targets y: nll (T, B), cost (summed over real tokens),
+        train_cost (the cost whose gradient the truncation mode prescribes)."""
+        T, B = x.shape[0], x.shape[1]
+        sequences = self.inputs(x)
+        initial = self.zero_states(B) if initial is None else initial
+        states = self.run(sequences, initial)
+        out = {"states": states, "probs": softmax(self.logits(states[-1]), axis=-1)}
+        if y is None:
+            return out
+        mask = None if lengths is None else at.cast(at.lt(at.arange(T)[:, None], lengths[None, :]), floatX())
+        nll = self.nll(states[-1], y)
+        out["nll"] = nll if mask is None else nll * mask
+        out["cost"] = out["nll"].sum()
+        k = self.bptt_truncate
+        if k < 0:
+            out["train_cost"] = out["cost"]
+        elif self.truncation == "theano":
+            ends = (at.zeros((B,), "int64") + T - 1) if lengths is None else lengths - 1
+            out["train_cost"] = self._window_cost(sequences, states, initial, y, ends, at.arange(B), k, True)
+        else:
+            ends = at.repeat(at.arange(T), B)
+            keep = None if mask is None else mask.flatten()
+            cost = self._window_cost(sequences, states, initial, y, ends, at.tile(at.arange(B), T), k + 1, False)
+            out["train_cost"] = (cost if keep is None else cost * keep).sum()
+        return out
+
+    def _window_cost(self, sequences, states, initial, y, ends, batch, width, all_outputs):
+        """Loss of windows of `width` steps ending at positions ends[n] of sentences batch[n], each re-run
+        from the forward pass's state just before it, held constant.  all_outputs: sum every output of a
+        window (theano); otherwise return the last output's loss per window (bptt), a vector."""
+        B = y.shape[1]
+        position = ends[None, :] + (at.arange(width) - (width - 1))[:, None]      # (width, N)
+        inside = at.ge(position, 0)
+        flat = at.maximum(position, 0) * B + batch[None, :]
+        window_inputs = [take(s, flat) for s in sequences]
+        first = at.maximum(ends - (width - 1), 0)
+        before = [disconnected_grad(take(at.concatenate([s0[None], s], axis=0), first * B + batch))
+                  for s0, s in zip(initial, states)]
+        top = self.run(window_inputs, before, active=inside)[-1]
+        if all_outputs:
+            nll = self.nll(top, take(y, flat))
+            return (nll * at.cast(inside, floatX())).sum()
+        return self.nll(top[-1], y.flatten())
+
+    # ----------------------------------------------------------------------------- compiled functions
+    def compiled(self, kind, **options):
+        """The compiled function of that kind for the model's current truncation settings (cached)."""
+        key = (kind, self.truncation, self.bptt_truncate, tuple(sorted(options.items())))
+        if key not in self._compiled:
+            self._compiled[key] = self._compile(kind, **options)
+        return self._compiled[key]
+
+    def _compile(self, kind, optimizer="sgd", clip=0.0):
+        x, y = at.ivector("x"), at.ivector("y")
+        column = lambda v: v.reshape((v.shape[0], -1), ndim=2)   # a batch of one, its width left symbolic
+        g = self.build(column(x), column(y) if kind != "probs" else None)
+        if kind == "probs":
+            return function([x], g["probs"][:, 0, :])
+        if kind == "cost":
+            return function([x, y], g["cost"])
+        if kind == "grads":
+            return function([x, y], grad(g["train_cost"], self.params))
+        if kind == "train":
+            lr = at.scalar("learning_rate")
+            extra, updates = optimizers.updates(self, optimizer, g["train_cost"], lr, clip)
+            return function([x, y, lr] + extra, [], updates=updates)
+        raise ValueError(kind)
+
+    def _sentence(self, x, *more):
+        """Validate token ids once, clearly, instead of letting an index error surface from C code."""
+        arrays = []
+        for ids in (x,) + more:
+            a = np.asarray(ids)
+            if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+                raise InputError(f"a sentence must be a non-empty 1-D sequence of integer token ids, got {ids!r:.60}")
+            if a.min() < 0 or a.max() >= self.word_dim:
+                raise InputError(f"token id {a.max() if a.max() >= self.word_dim else a.min()} is outside "
+                                 f"the vocabulary 0..{self.word_dim - 1}")
+            arrays.append(a.astype(np.int32))
+        if more and len(arrays[0]) != len(arrays[1]):
+            raise InputError(f"x and y differ in length ({len(arrays[0])} vs {len(arrays[1])})")
+        return arrays
+
+    # ----------------------------------------------------------------------------- the tutorials' methods
+    def forward_propagation(self, x):
+        """Output probabilities (T, V) for one sentence."""
+        return self.compiled("probs")(*self._sentence(x))
+
+    def predict(self, x):
+        """The most probable next word at every position."""
+        return np.argmax(self.forward_propagation(x), axis=1)
+
+    def ce_error(self, x, y):
+        """Cross-entropy of one sentence, summed over its words."""
+        return self.compiled("cost")(*self._sentence(x, y))
+
+    def bptt(self, x, y):
+        """Gradients of the (truncated) loss, one array per parameter, in ``params`` order."""
+        return self.compiled("grads")(*self._sentence(x, y))
+
+    def sgd_step(self, x, y, learning_rate):
+        """One plain SGD step on one sentence."""
+        return self.compiled("train", optimizer="sgd")(*self._sentence(x, y), learning_rate)
+
+    def calculate_total_loss(self, X, Y):
+        return np.sum([self.ce_error(x, y) for x, y in zip(X, Y)])
+
+    def calculate_loss(self, X, Y):
+        """Mean cross-entropy per word."""
+        num_words = np.sum([len(y) for y in Y])
+        return self.calculate_total_loss(X, Y) / float(num_words)

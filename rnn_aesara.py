@@ -1,0 +1,27 @@
+"""Vanilla RNN language model (WildML tutorial part 2/3):
+
+    s_t = tanh(U x_t + W s_{t-1})        x_t one-hot, so U x_t is the column U[:, x_t]
+    o_t = softmax(V s_t)
+"""
+from backend import at
+from recurrent import RecurrentLM, uniform
+
+
+class RNNAesara(RecurrentLM):
+    state_names = ("s",)
+
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano"):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
+        n, m = word_dim, hidden_dim
+        self.add_params(U=uniform(n, (m, n)),
+                        V=uniform(m, (n, m)),
+                        W=uniform(m, (m, m)))
+
+    def inputs(self, x):
+        return [self.lookup(self.U, x)]
+
+    def step(self, Ux_t, s_prev):
+        return at.tanh(Ux_t + s_prev @ self.W.T)
+
+    def logits(self, s):
+        return s @ self.V.T

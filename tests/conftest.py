@@ -1,0 +1,49 @@
+"""Tests run in float64 (the faithful-numbers contract is stated there) and share one small model of
+each kind per session: compiling an Aesara graph costs seconds, so tests set parameter values on
+these models instead of building new ones."""
+import zlib
+
+import numpy as np
+import pytest
+
+import backend
+
+backend.set_float(64)
+
+from gru_aesara import GRUAesara  # noqa: E402  (after choosing float64)
+from lstm_aesara import LSTMAesara  # noqa: E402
+from rnn_aesara import RNNAesara  # noqa: E402
+
+CLASSES = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}
+WORD_DIM, HIDDEN_DIM = 13, 5
+
+
+@pytest.fixture(scope="session")
+def models():
+    np.random.seed(1234)
+    return {kind: cls(WORD_DIM, hidden_dim=HIDDEN_DIM, bptt_truncate=4) for kind, cls in CLASSES.items()}
+
+
+@pytest.fixture
+def model(models, request):
+    """The session's model of the kind named by the test's `kind` parameter, with fresh random
+    parameters and default truncation; restored afterwards."""
+    m = models[request.param]
+    rng = np.random.RandomState(zlib.crc32(request.node.name.encode()))
+    saved = [p.get_value() for p in m.params]
+    for p in m.params:
+        p.set_value(rng.uniform(-0.6, 0.6, p.get_value().shape))
+    yield m
+    for p, v in zip(m.params, saved):
+        p.set_value(v)
+    m.truncation, m.bptt_truncate = "theano", 4
+
+
+def params_of(model):
+    return {p.name: p.get_value() for p in model.params}
+
+
+def sentence(rng, length, word_dim=WORD_DIM):
+    x = rng.randint(0, word_dim, size=length)
+    y = rng.randint(0, word_dim, size=length)
+    return x, y
