@@ -1,49 +1,52 @@
-"""The one place that imports the tensor compiler: Aesara where it imports, PyTensor otherwise.
+"""The one place that imports the tensor compiler: Aesara where it imports (Python <= 3.11), PyTensor,
+its maintained continuation, otherwise.  ``RNNLM_BACKEND=aesara`` or ``=pytensor`` forces a choice.
 
-Every other module does ``from backend import at, function, scan, ...`` and never imports aesara
-directly, so the models read the same on both.  ``RNNLM_BACKEND=aesara`` or ``=pytensor`` forces a choice.
+Every other module imports from here, so the differences are handled once:
+- PyTensor's scan will stop returning (outputs, updates): ``scan`` here returns the outputs only;
+- PyTensor compiles with numba by default: we select its C virtual machine, the code Aesara runs;
+- neither finds a system BLAS here and both fall back to numpy's: we skip the noisy search.
 """
 import logging
 import os
 import warnings
 
-_choice = os.environ.get("RNNLM_BACKEND", "").strip().lower()
-if _choice not in ("", "aesara", "pytensor"):
-    raise ImportError(f"RNNLM_BACKEND must be 'aesara' or 'pytensor', not {_choice!r}")
+NAMES = ("aesara", "pytensor")
+_forced = os.environ.get("RNNLM_BACKEND", "").strip().lower()
+if _forced and _forced not in NAMES:
+    raise ImportError(f"RNNLM_BACKEND must be 'aesara' or 'pytensor', not {_forced!r}")
 
 
-def _import_aesara():
-    # Aesara probes for a system BLAS through numpy.distutils and warns when there is none; its own
-    # NumPy C-API fallback is what runs here, so the probe's warnings are noise for our users.
-    logging.getLogger("aesara.tensor.blas").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import aesara
-        import aesara.tensor
-        import aesara.tensor.special
-        import aesara.gradient
-        import aesara.ifelse
-    return aesara
+def _flags(name, **defaults):
+    """Add defaults to <NAME>_FLAGS before the import reads them, unless the user set those flags."""
+    variable = f"{name.upper()}_FLAGS"
+    given = os.environ.get(variable, "")
+    extra = [f"{k}={v}" for k, v in defaults.items() if k not in given]
+    os.environ[variable] = ",".join(filter(None, [given] + extra))
 
 
-def _import_pytensor():
-    import pytensor
-    import pytensor.tensor
-    import pytensor.tensor.special
-    import pytensor.gradient
-    import pytensor.ifelse
-    return pytensor
+def _import(name):
+    logging.getLogger(f"{name}.tensor.blas").setLevel(logging.ERROR)
+    if name == "aesara":
+        _flags("aesara", blas__ldflags="")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # numpy.distutils' BLAS probe
+            import aesara as lib
+    else:
+        _flags("pytensor", blas__ldflags="", linker="cvm")
+        import pytensor as lib
+    import importlib
+    for module in ("tensor", "tensor.special", "gradient", "graph.op", "graph.basic"):
+        importlib.import_module(f"{name}.{module}")
+    return lib
 
 
-if _choice == "pytensor":
-    lib = _import_pytensor()
-elif _choice == "aesara":
-    lib = _import_aesara()
+if _forced:
+    lib = _import(_forced)
 else:
     try:
-        lib = _import_aesara()
-    except Exception:  # Aesara fails on Python >= 3.12 (no numpy.distutils) in more than one way
-        lib = _import_pytensor()
+        lib = _import("aesara")
+    except Exception:   # on Python >= 3.12 Aesara fails in more than one way (numpy.distutils is gone)
+        lib = _import("pytensor")
 
 NAME = lib.__name__
 VERSION = lib.__version__
@@ -51,16 +54,25 @@ at = lib.tensor
 config = lib.config
 shared = lib.shared
 function = lib.function
-In = lib.In
 grad = lib.grad
 disconnected_grad = lib.gradient.disconnected_grad
-ifelse = lib.ifelse.ifelse
-softmax = lib.tensor.special.softmax
-log_softmax = lib.tensor.special.log_softmax
+DisconnectedType = lib.gradient.DisconnectedType
+Op = lib.graph.op.Op
+Apply = lib.graph.basic.Apply
+
+
+def softmax(x, axis=-1):
+    return lib.tensor.special.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return lib.tensor.special.log_softmax(x, axis=axis)
 
 
 def scan(fn, **kwargs):
-    """``scan`` returning only its outputs (we never use random updates inside a loop)."""
+    """``scan`` returning only its outputs (our loops have no random-number updates)."""
+    if NAME == "pytensor":
+        return lib.scan(fn, return_updates=False, **kwargs)
     outputs, _updates = lib.scan(fn, **kwargs)
     return outputs
 
