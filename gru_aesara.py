@@ -13,7 +13,7 @@ It trains with RMSprop: its sgd_step(x, y, learning_rate, decay=0.9) is the tuto
 import numpy as np
 
 from backend import at
-from recurrent import RecurrentLM, blocks, hard_sigmoid, uniform
+from recurrent import RecurrentLM, hard_sigmoid, split_columns, uniform
 
 
 class GRUAesara(RecurrentLM):
@@ -29,29 +29,34 @@ class GRUAesara(RecurrentLM):
                         V=uniform(m, (n, m)),
                         c=np.zeros(n))
         for p in self.params:   # the tutorial creates its RMSprop caches with the model
-            self.slot("m" + p.name, p)
+            self.slot("m" + p.name, p.get_value().shape)
 
-    def input_weights(self, layer):
-        """U_0, U_1, U_2 of a layer side by side, for one product with the layer's input."""
-        return at.concatenate([self.U[3 * layer + k] for k in range(3)]).T
+    def input_weights(self, l):
+        """U_0, U_1, U_2 of layer l side by side and its biases, for one product with the layer's input."""
+        return at.concatenate([self.U[3 * l + k] for k in range(3)]).T, self.b[3 * l:3 * l + 3].flatten()
+
+    def recurrent_weights(self, l):
+        """[W_0; W_1] of layer l, for one product giving z and r, and W_2."""
+        return at.concatenate([self.W[3 * l], self.W[3 * l + 1]]).T, self.W[3 * l + 2].T
 
     def inputs(self, x):
-        x_e = self.lookup(self.E, x)
-        return [x_e @ self.input_weights(0) + self.b[0:3].flatten()]
+        U, b = self.input_weights(0)
+        return [self.lookup(self.E, x) @ U + b]
 
-    def layer(self, l, Ux, s_prev):
-        """One GRU layer, given U x + b for its three rows."""
-        W = self.W[3 * l:3 * l + 3]
-        a_z, a_r, a_c = blocks(Ux, 3)
-        z = hard_sigmoid(a_z + s_prev @ W[0].T)
-        r = hard_sigmoid(a_r + s_prev @ W[1].T)
-        c = at.tanh(a_c + (s_prev * r) @ W[2].T)
-        return (1 - z) * c + z * s_prev
+    def step_weights(self):
+        return [*self.recurrent_weights(0), *self.input_weights(1), *self.recurrent_weights(1)]
 
-    def step(self, Ux_t, s1_prev, s2_prev):
-        s1 = self.layer(0, Ux_t, s1_prev)
-        s2 = self.layer(1, s1 @ self.input_weights(1) + self.b[3:6].flatten(), s2_prev)
+    def step(self, Ux_t, s1_prev, s2_prev, W_zr1, W_c1, U_2, b_2, W_zr2, W_c2):
+        s1 = self.layer(Ux_t, s1_prev, W_zr1, W_c1)
+        s2 = self.layer(s1 @ U_2 + b_2, s2_prev, W_zr2, W_c2)
         return [s1, s2]
+
+    def layer(self, Ux, s_prev, W_zr, W_c):
+        """One GRU layer, given U x + b of its three rows."""
+        Ux_zr, Ux_c = split_columns(Ux, [2 * self.hidden_dim, self.hidden_dim])
+        z, r = self.split(hard_sigmoid(Ux_zr + s_prev @ W_zr), 2)
+        c = at.tanh(Ux_c + (s_prev * r) @ W_c)
+        return (1 - z) * c + z * s_prev
 
     def logits(self, s2):
         return s2 @ self.V.T + self.c

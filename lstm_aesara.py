@@ -13,7 +13,7 @@ The four gates share one matrix product per step: [W_i; W_f; W_o; W_g] s_{t-1}.
 import numpy as np
 
 from backend import at, floatX
-from recurrent import RecurrentLM, blocks, uniform
+from recurrent import RecurrentLM, uniform
 
 GATES = "ifog"
 
@@ -37,9 +37,11 @@ class LSTMAesara(RecurrentLM):
         Ux = [self.lookup(U, x) for U in self.gate_params("U")]
         return [at.concatenate(Ux, axis=-1) + at.concatenate(self.gate_params("b"))]
 
-    def step(self, Ux_t, c_prev, s_prev):
-        W = at.concatenate(self.gate_params("W")).T
-        a_i, a_f, a_o, a_g = blocks(Ux_t + s_prev @ W, 4)
+    def step_weights(self):
+        return [at.concatenate(self.gate_params("W")).T]      # [W_i; W_f; W_o; W_g], for rows s_{t-1}
+
+    def step(self, Ux_t, c_prev, s_prev, W):
+        a_i, a_f, a_o, a_g = self.split(Ux_t + s_prev @ W, 4)
         i, f, o, g = at.sigmoid(a_i), at.sigmoid(a_f), at.sigmoid(a_o), at.tanh(a_g)
         c = f * c_prev + i * g
         s = o * at.tanh(c)

@@ -19,7 +19,8 @@ the forward pass's state with its gradient cut, so the loop over all T steps nev
 """
 import numpy as np
 
-from backend import at, disconnected_grad, floatX, function, In, grad, log_softmax, scan, shared, softmax
+from backend import at, disconnected_grad, floatX, function, grad, scan, shared, softmax
+from kernels import columns, softmax_crossentropy
 from errors import InputError
 import optimizers
 
@@ -37,10 +38,10 @@ def hard_sigmoid(a):
     return at.clip(0.2 * a + 0.5, 0, 1)
 
 
-def blocks(a, n):
-    """Split the last axis into n equal blocks (the gates of a fused product)."""
-    width = a.shape[-1] // n
-    return [a[..., k * width:(k + 1) * width] for k in range(n)]
+def split_columns(a, widths):
+    """Split the last axis into blocks of these (constant) widths: the gates of a fused product.  One
+    Split op, whose gradient is one Join, rather than slices, whose gradients are zeros to fill."""
+    return at.split(a, widths, len(widths), axis=a.ndim - 1)
 
 
 def take(tensor, flat_index):
@@ -81,25 +82,35 @@ class RecurrentLM:
             setattr(self, name, variable)
             self.params.append(variable)
 
-    def slot(self, name, like=None):
-        """Optimizer state: a shared variable of zeros shaped like the parameter `like` (a scalar if None),
-        kept as an attribute (the GRU tutorial's mE, mU, ...) and listed in self.slots for checkpoints."""
+    def slot(self, name, shape=()):
+        """Optimizer state: a shared variable of zeros (created on first use), kept as an attribute (the
+        GRU tutorial's mE, mU, ...) and listed in self.slots so checkpoints save it."""
         if not hasattr(self, name):
-            zeros = np.zeros((), floatX()) if like is None else np.zeros_like(like.get_value())
-            variable = shared(zeros, name=name)
+            variable = shared(np.zeros(shape, floatX()), name=name)
             setattr(self, name, variable)
             self.slots.append(variable)
         return getattr(self, name)
 
     def lookup(self, M, x):
         """The columns M[:, x_t] of an input matrix for every token, as rows: shape x.shape + (rows of M,)."""
-        return M.T[x.flatten()].reshape((x.shape[0], x.shape[1], M.shape[0]), ndim=3)
+        rows = M.get_value(borrow=True).shape[0]    # a constant, so later shapes are known when compiling
+        return columns(M, x.flatten()).reshape((x.shape[0], x.shape[1], rows), ndim=3)
 
     # ----------------------------------------------------------------------------- the loop
+    def split(self, a, n):
+        """n blocks of hidden_dim columns: the gates of a product with stacked gate matrices."""
+        return split_columns(a, [self.hidden_dim] * n)
+
+    def step_weights(self):
+        """Matrices the step uses, prepared once outside the loop (e.g. gate matrices stacked for one
+        product); they are passed to step after the states.  Their gradients then accumulate as one
+        matrix per step instead of piece by piece."""
+        return []
+
     def run(self, sequences, initial, active=None):
         """Apply step over time; sequences are (T, N, ...) tensors, initial the states (N, H).
         Where active[t, n] is false the states are carried over unchanged.  Returns [(T, N, H)] per state."""
-        n_seq = len(sequences)
+        n_seq, n_states = len(sequences), len(initial)
 
         def body(*args):
             if active is not None:
@@ -107,11 +118,12 @@ class RecurrentLM:
             new = self.step(*args)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
             if active is not None:
-                new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, args[n_seq:])]
+                previous = args[n_seq:n_seq + n_states]
+                new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, previous)]
             return new
 
         seqs = list(sequences) + ([active] if active is not None else [])
-        states = scan(body, sequences=seqs, outputs_info=list(initial))
+        states = scan(body, sequences=seqs, outputs_info=list(initial), non_sequences=self.step_weights())
         return list(states) if isinstance(states, (list, tuple)) else [states]
 
     def zero_states(self, n):
@@ -119,9 +131,9 @@ class RecurrentLM:
 
     def nll(self, h, y):
         """Negative log-likelihood of targets y under softmax(logits(h)), elementwise over y's shape."""
-        logp = log_softmax(self.logits(h), axis=-1)
-        flat = logp.reshape((-1, logp.shape[-1]))
-        return -flat[at.arange(flat.shape[0]), y.flatten()].reshape(y.shape, ndim=y.ndim)
+        logits = self.logits(h)
+        nll, _probs = softmax_crossentropy(logits.reshape((-1, logits.shape[-1])), y.flatten())
+        return nll.reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
     def build(self, x, y=None, lengths=None, initial=None):
@@ -178,20 +190,29 @@ class RecurrentLM:
             self._compiled[key] = self._compile(kind, **options)
         return self._compiled[key]
 
-    def _compile(self, kind, optimizer="sgd", clip=0.0):
-        x, y = at.ivector("x"), at.ivector("y")
-        column = lambda v: v.reshape((v.shape[0], -1), ndim=2)   # a batch of one, its width left symbolic
-        g = self.build(column(x), column(y) if kind != "probs" else None)
-        if kind == "probs":
-            return function([x], g["probs"][:, 0, :])
+    def _compile(self, kind, optimizer="sgd", clip=0.0, batched=False):
+        """kind: probs, cost, grads or train.  Sentence functions take x, y (ivectors); batched ones take
+        a padded batch X, Y (T, B) and the sentence lengths, and average the training cost over sentences."""
+        if batched:
+            x, y, lengths = at.imatrix("x"), at.imatrix("y"), at.ivector("lengths")
+            inputs, g = [x, y, lengths], self.build(x, y, lengths)
+            train_cost = g["train_cost"] / at.cast(x.shape[1], floatX())
+        else:
+            x, y = at.ivector("x"), at.ivector("y")
+            column = lambda v: v.reshape((v.shape[0], -1), ndim=2)   # a batch of one, its width left symbolic
+            if kind == "probs":
+                return function([x], self.build(column(x))["probs"][:, 0, :])
+            inputs, g = [x, y], self.build(column(x), column(y))
+            train_cost = g["train_cost"]
         if kind == "cost":
-            return function([x, y], g["cost"])
+            return function(inputs, g["cost"])
         if kind == "grads":
-            return function([x, y], grad(g["train_cost"], self.params))
+            return function(inputs, grad(train_cost, self.params))
         if kind == "train":
             lr = at.scalar("learning_rate")
-            extra, updates = optimizers.updates(self, optimizer, g["train_cost"], lr, clip)
-            return function([x, y, lr] + extra, [], updates=updates)
+            extra, updates = optimizers.updates(self, optimizer, train_cost, lr, clip)
+            # a batch step also reports its summed cross-entropy (free: the forward pass computes it)
+            return function(inputs + [lr] + extra, [g["cost"]] if batched else [], updates=updates)
         raise ValueError(kind)
 
     def _sentence(self, x, *more):
@@ -237,3 +258,15 @@ class RecurrentLM:
         """Mean cross-entropy per word."""
         num_words = np.sum([len(y) for y in Y])
         return self.calculate_total_loss(X, Y) / float(num_words)
+
+    # ----------------------------------------------------------------------------- minibatches
+    def batch_loss(self, X, Y, lengths):
+        """Summed cross-entropy of a padded batch: X, Y (T, B) token ids, lengths (B,); padding is ignored."""
+        return self.compiled("cost", batched=True)(X, Y, lengths)
+
+    def train_batch(self, X, Y, lengths, learning_rate, optimizer="sgd", clip=0.0, **hyper):
+        """One update on a padded batch, with the cost averaged over its sentences (a batch of one
+        sentence is exactly sgd_step).  hyper: the optimizer's extra inputs, e.g. decay for RMSprop.
+        Returns the batch's summed cross-entropy before the update."""
+        f = self.compiled("train", optimizer=optimizer, clip=float(clip), batched=True)
+        return f(X, Y, lengths, learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})[0]

@@ -1,0 +1,54 @@
+"""Padded, masked minibatches compute exactly the per-sentence quantities."""
+import numpy as np
+import pytest
+
+from conftest import params_of, sentence
+from training import pad
+
+all_kinds = pytest.mark.parametrize("model", ["rnn", "lstm", "gru"], indirect=True)
+
+
+def ragged(seed, lengths=(7, 2, 5, 1)):
+    rng = np.random.RandomState(seed)
+    pairs = [sentence(rng, n) for n in lengths]
+    return [list(x) for x, _ in pairs], [list(y) for _, y in pairs]
+
+
+@all_kinds
+def test_masked_batch_loss_is_the_sum_of_sentence_losses(model):
+    X, Y = ragged(0)
+    xb, yb, lengths = pad(X, Y, range(len(X)))
+    assert xb.shape == (7, 4)
+    expected = sum(model.ce_error(x, y) for x, y in zip(X, Y))
+    np.testing.assert_allclose(model.batch_loss(xb, yb, lengths), expected, rtol=1e-12)
+
+
+@all_kinds
+@pytest.mark.parametrize("truncation,k", [("theano", 3), ("bptt", 2), ("theano", -1)])
+def test_a_batch_step_follows_the_mean_of_sentence_gradients(model, truncation, k):
+    model.truncation, model.bptt_truncate = truncation, k
+    X, Y = ragged(1)
+    grads = [model.bptt(x, y) for x, y in zip(X, Y)]
+    before = params_of(model)
+    model.train_batch(*pad(X, Y, range(len(X))), 0.1)
+    for i, p in enumerate(model.params):
+        mean = sum(g[i] for g in grads) / len(X)
+        np.testing.assert_allclose(p.get_value(), before[p.name] - 0.1 * mean, rtol=1e-10, atol=1e-14,
+                                   err_msg=p.name)
+
+
+@pytest.mark.parametrize("model", ["gru"], indirect=True)
+def test_a_batch_of_one_is_the_tutorials_step(model):
+    x, y = sentence(np.random.RandomState(2), 6)
+    start = params_of(model)
+    for slot in model.slots:
+        slot.set_value(np.zeros_like(slot.get_value()))
+    model.sgd_step(x, y, 0.01)
+    after_step = {v.name: v.get_value() for v in model.params + model.slots}
+    for p in model.params:
+        p.set_value(start[p.name])
+    for slot in model.slots:
+        slot.set_value(np.zeros_like(slot.get_value()))
+    model.train_batch(*pad([x], [y], [0]), 0.01, optimizer="rmsprop")
+    for name, value in after_step.items():
+        np.testing.assert_allclose(getattr(model, name).get_value(), value, rtol=1e-12, err_msg=name)
