@@ -4,6 +4,7 @@ Model files are plain .npz holding exactly the tutorials' keys (RNN: U, V, W; LS
 GRU: E, U, W, V, b, c), so the original code and ours read each other's files.  They are written
 atomically (temporary file, fsync, rename): a crash mid-write leaves the previous file intact.
 """
+import json
 import os
 import sys
 import tempfile
@@ -96,6 +97,58 @@ def load_model_parameters_aesara(path, modelClass, **options):
     set_parameters(model, arrays, path)
     print(f"Loaded model parameters from {path}: hidden_dim={model.hidden_dim} word_dim={model.word_dim}")
     return model
+
+
+def state_path(model_path):
+    """Where a checkpoint keeps what resuming needs beyond the parameters: beside the model file."""
+    stem = model_path[:-4] if model_path.endswith(".npz") else model_path
+    return stem + ".state.npz"
+
+
+def save_checkpoint(model_path, model, state, index_to_word, settings):
+    """The model file (original format) and, beside it, everything an exact resume needs: parameters
+    again (so the state file alone is consistent even if a crash falls between the two writes),
+    optimizer slots, the global np.random state, the position in training, vocabulary and settings.
+    No pickles: strings are unicode arrays, settings JSON."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    batches = state.batches or []
+    arrays = {"param:" + p.name: p.get_value() for p in model.params}
+    arrays.update({"slot:" + s.name: s.get_value() for s in model.slots})
+    arrays.update({
+        "rng_keys": keys, "rng_numbers": np.array([position, has_gauss]), "rng_gauss": np.array(cached),
+        "learning_rate": np.array(state.learning_rate),
+        "counters": np.array([state.epoch, state.position, state.examples_seen, state.batches is not None]),
+        "batch_sentences": np.array([i for b in batches for i in b], dtype=np.int64),
+        "batch_sizes": np.array([len(b) for b in batches], dtype=np.int64),
+        "history": np.array(state.history, dtype=np.float64).reshape(-1, 2),
+        "index_to_word": np.array(index_to_word, dtype=str),
+        "settings": np.array(json.dumps(settings, sort_keys=True)),
+    })
+    save_arrays(state_path(model_path), arrays)
+    save_arrays(model_path, {p.name: p.get_value() for p in model.params})
+
+
+def load_checkpoint(model_path, model):
+    """Restore a checkpoint written by save_checkpoint into model and np.random; returns
+    (TrainingState, index_to_word, settings)."""
+    from training import TrainingState
+    path = state_path(model_path)
+    arrays = read_arrays(path)
+    try:
+        set_parameters(model, {k[6:]: v for k, v in arrays.items() if k.startswith("param:")}, path)
+        for name, value in ((k[5:], v) for k, v in arrays.items() if k.startswith("slot:")):
+            model.slot(name, value.shape).set_value(value.astype(floatX()))
+        epoch, position, seen, mid_epoch = (int(v) for v in arrays["counters"])
+        sizes, flat = arrays["batch_sizes"], arrays["batch_sentences"].tolist()
+        ends = np.cumsum(sizes)
+        batches = [flat[e - n:e] for e, n in zip(ends, sizes)] if mid_epoch else None
+        state = TrainingState(float(arrays["learning_rate"]), epoch, position, seen, batches,
+                              [tuple(row) for row in arrays["history"]])
+        position_rng, has_gauss = (int(v) for v in arrays["rng_numbers"])
+        np.random.set_state(("MT19937", arrays["rng_keys"], position_rng, has_gauss, float(arrays["rng_gauss"])))
+        return state, [str(w) for w in arrays["index_to_word"]], json.loads(str(arrays["settings"]))
+    except KeyError as e:
+        raise InputError(f"{path}: not a training state file (no {e.args[0]})") from None
 
 
 def gradient_check_aesara(model, x, y, h=1e-3, error_threshold=1e-2, max_checks=None, verbose=True):

@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Train a recurrent language model and sample from it, as the WildML tutorials' train.py did.
+
+With no arguments: an LSTM on the Penn Treebank (shipped offline by the `treebank` package), then
+validation and test perplexity and a few sampled sentences.  Every setting is a flag, and the
+tutorials' environment variables still work (a flag wins over the environment):
+
+    LEARNING_RATE=0.005 HIDDEN_DIM=80 NEPOCH=1 python train.py --model rnn --input-data-file comments.csv
+    python train.py --nepoch 0 --model-file runs/lstm.npz --sample 10       # only sample
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+from errors import InputError
+
+MODELS = ("rnn", "lstm", "gru")
+
+# (flag, environment variable of the tutorials or None, type, default, help)
+SETTINGS = [
+    ("--model", None, str, "lstm", "rnn, lstm or gru"),
+    ("--input-data-file", "INPUT_DATA_FILE", str, None,
+     "a .csv (text in column 0, header row) or a text file; default: the Penn Treebank"),
+    ("--vocabulary-size", "VOCABULARY_SIZE", int, None,
+     "words kept, including the special tokens (default: all of PTB; 2000 for a file)"),
+    ("--hidden-dim", "HIDDEN_DIM", int, 200, "units in the recurrent layer(s)"),
+    ("--embedding-dim", "EMBEDDING_DIM", int, None,
+     "accepted for the GRU tutorial's scripts, which read it but never used it: must equal --hidden-dim"),
+    ("--learning-rate", "LEARNING_RATE", float, None,
+     "step size (default: 0.005 for sgd as the RNN tutorial, 0.001 for rmsprop as the GRU one, 0.002 for adam)"),
+    ("--nepoch", "NEPOCH", int, 1, "epochs to train in total (0: only evaluate and sample)"),
+    ("--model-output-file", "MODEL_OUTPUT_FILE", str, None,
+     "where to save the model (default runs/<model>-<time>-<vocabulary>-<hidden>.npz)"),
+    ("--print-every", "PRINT_EVERY", int, 10000, "sentences between progress reports, samples and checkpoints"),
+    ("--model-file", "MODEL_FILE", str, None,
+     "start from these parameters; with its .state.npz beside it, resume that run exactly"),
+    ("--optimizer", None, str, "adam", "sgd, rmsprop or adam"),
+    ("--clip", None, float, 5.0, "clip the gradient's global norm to this (0: no clipping)"),
+    ("--batch-size", None, int, 32, "sentences per update (1: per-sentence steps as in the tutorials)"),
+    ("--bptt-truncate", None, int, -1, "steps to backpropagate (-1: full BPTT)"),
+    ("--truncation", None, str, "theano", "what bptt-truncate means: 'theano' (the originals) or 'bptt' (per output)"),
+    ("--seed", None, int, 10, "seed of np.random (initial parameters, shuffling, sampling)"),
+    ("--float", None, int, 32, "32 or 64 bit floats"),
+    ("--max-sentences", None, int, 0, "train on the first N sentences only (0: all)"),
+    ("--sample", None, int, 5, "sentences to sample at each report and at the end"),
+    ("--temperature", None, float, 1.0, "sampling temperature (lower: safer, duller sentences)"),
+    ("--halve-lr-on-rise", None, bool, False, "halve the learning rate when the loss rises (the RNN tutorial's rule)"),
+    ("--no-progress", None, bool, False, "no progress bar"),
+]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):   # one line, not usage + message
+        raise InputError(message)
+
+
+def read_settings(argv):
+    """Settings from flags, else the environment, else the defaults; checked, as a dict."""
+    parser = Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog=__doc__.split("\n\n", 1)[1])
+    for flag, env, kind, default, text in SETTINGS:
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=text)
+        else:
+            hint = f" [env {env}]" if env else ""
+            parser.add_argument(flag, default=None, metavar=kind.__name__.upper(), help=text + hint)
+    args = vars(parser.parse_args(argv))
+    settings = {}
+    for flag, env, kind, default, _ in SETTINGS:
+        name = flag[2:].replace("-", "_")
+        value, source = args[name], flag
+        if value is None and env and os.environ.get(env, "").strip():
+            value, source = os.environ[env].strip(), env
+        if value is None:
+            settings[name] = default
+        elif kind is bool or kind is str:
+            settings[name] = value
+        else:
+            try:
+                settings[name] = kind(value)
+            except ValueError:
+                raise InputError(f"{source} must be a{'n integer' if kind is int else ' number'}, got {value!r}")
+    check(settings)
+    return settings
+
+
+def check(s):
+    def need(ok, message):
+        if not ok:
+            raise InputError(message)
+    need(s["model"] in MODELS, f"--model must be one of {', '.join(MODELS)}, got {s['model']!r}")
+    need(s["optimizer"] in ("sgd", "rmsprop", "adam"), f"--optimizer must be sgd, rmsprop or adam, got {s['optimizer']!r}")
+    need(s["truncation"] in ("theano", "bptt"), f"--truncation must be theano or bptt, got {s['truncation']!r}")
+    need(s["float"] in (32, 64), f"--float must be 32 or 64, got {s['float']}")
+    for name in ("hidden_dim", "batch_size", "print_every"):
+        need(s[name] >= 1, f"--{name.replace('_', '-')} must be at least 1, got {s[name]}")
+    for name in ("nepoch", "max_sentences", "sample"):
+        need(s[name] >= 0, f"--{name.replace('_', '-')} must not be negative, got {s[name]}")
+    need(s["bptt_truncate"] == -1 or s["bptt_truncate"] >= 1, f"--bptt-truncate must be -1 or at least 1, got {s['bptt_truncate']}")
+    need(s["vocabulary_size"] is None or s["vocabulary_size"] >= 3,
+         f"--vocabulary-size must be at least 3, got {s['vocabulary_size']}")
+    need(s["clip"] >= 0, f"--clip must not be negative, got {s['clip']}")
+    need(s["temperature"] > 0, f"--temperature must be positive, got {s['temperature']}")
+    need(s["embedding_dim"] in (None, s["hidden_dim"]),
+         f"--embedding-dim {s['embedding_dim']} differs from --hidden-dim {s['hidden_dim']}: the tutorial's GRU "
+         "embeds words in hidden_dim dimensions (its EMBEDDING_DIM was never used)")
+    if s["learning_rate"] is None:
+        s["learning_rate"] = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
+    need(s["learning_rate"] > 0 and math.isfinite(s["learning_rate"]),
+         f"--learning-rate must be a positive number, got {s['learning_rate']}")
+
+
+def load_corpus(s):
+    """{'train': (X, y), maybe 'valid', 'test'}, index_to_word, word_to_index."""
+    import corpus
+    if s["input_data_file"]:
+        X, y, word_to_index, index_to_word = corpus.load_data(s["input_data_file"], s["vocabulary_size"] or 2000)
+        data = {"train": (X, y)}
+    else:
+        data = corpus.load_ptb(s["vocabulary_size"])
+        index_to_word, word_to_index = data.pop("index_to_word"), data.pop("word_to_index")
+    if s["max_sentences"]:
+        data["train"] = tuple(part[:s["max_sentences"]] for part in data["train"])
+    return data, index_to_word, word_to_index
+
+
+def build_model(s, word_dim):
+    from gru_aesara import GRUAesara
+    from lstm_aesara import LSTMAesara
+    from rnn_aesara import RNNAesara
+    cls = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}[s["model"]]
+    return cls, dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"])
+
+
+def timed_step(model, X, Y, s):
+    """The tutorials' first line: how long one training step takes (on a copy of the state: the step is
+    undone, so timing it does not change the run)."""
+    from training import pad
+    saved = [v.get_value() for v in model.params + model.slots]
+    batch = pad(X, Y, range(min(len(X), s["batch_size"]))) if s["batch_size"] > 1 else pad(X, Y, [min(10, len(X) - 1)])
+    model.train_batch(*batch, s["learning_rate"], optimizer=s["optimizer"], clip=s["clip"])  # compiles
+    start = time.perf_counter()
+    model.train_batch(*batch, s["learning_rate"], optimizer=s["optimizer"], clip=s["clip"])
+    elapsed = time.perf_counter() - start
+    for v, value in zip(model.params + model.slots, saved):
+        v.set_value(value)
+    return elapsed, batch[2]
+
+
+def plot_curve(path, history, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from utils import write_atomically
+    seen, loss = zip(*history)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(seen, np.exp(loss), marker="o")
+    ax.set_xlabel("sentences seen")
+    ax.set_ylabel("perplexity")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
+
+
+def main(argv):
+    s = read_settings(argv)
+    import backend
+    backend.set_float(s["float"])
+    import training
+    from utils import load_checkpoint, load_model_parameters_aesara, save_checkpoint, state_path
+
+    np.random.seed(s["seed"])
+    data, index_to_word, word_to_index = load_corpus(s)
+    X_train, y_train = data["train"]
+    cls, options = build_model(s, len(index_to_word))
+    out = s["model_output_file"] or os.path.join("runs", "%s-%s-%d-%d.npz" % (
+        s["model"], datetime.datetime.now().strftime("%Y-%m-%d-%H-%M"), len(index_to_word), s["hidden_dim"]))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    state = training.TrainingState(s["learning_rate"])
+    if s["model_file"]:
+        model = load_model_parameters_aesara(s["model_file"], cls, **options)
+        if model.word_dim != len(index_to_word):
+            raise InputError(f"{s['model_file']}: parameters for a vocabulary of {model.word_dim} words, "
+                             f"but the data has {len(index_to_word)}")
+        if os.path.exists(state_path(s["model_file"])):
+            state, saved_words, _ = load_checkpoint(s["model_file"], model)
+            if saved_words != index_to_word:
+                raise InputError(f"{state_path(s['model_file'])}: trained on a different vocabulary than this data")
+            print(f"Resuming after {state.examples_seen} sentences (epoch {state.epoch + 1}), "
+                  f"learning rate {state.learning_rate:g}")
+    else:
+        model = cls(len(index_to_word), hidden_dim=s["hidden_dim"], **options)
+    meaning = "full BPTT" if model.bptt_truncate < 0 else (
+        f"bptt_truncate={model.bptt_truncate}, truncation='{model.truncation}' (" +
+        ("the originals' scan: only the last k steps of each sentence" if model.truncation == "theano"
+         else "the tutorial's: each output's error flows back k steps") + ")")
+    print(f"{type(model).__name__}: vocabulary {model.word_dim}, hidden {model.hidden_dim}, {meaning}; "
+          f"{s['optimizer']} lr {state.learning_rate:g}, batch {s['batch_size']}, float{s['float']}, "
+          f"{backend.NAME} {backend.VERSION}; {len(y_train)} training sentences")
+
+    if s["nepoch"] > state.epoch:
+        print("Compiling the training step (the first run takes about a minute; then it is cached)...", flush=True)
+        started = time.perf_counter()
+        seconds, lengths = timed_step(model, X_train, y_train, s)
+        print(f"Compiled in {time.perf_counter() - started:.0f} s.")
+        print("SGD Step time: %f milliseconds (%d sentences, %d words)" % (seconds * 1000, len(lengths), lengths.sum()))
+        sys.stdout.flush()
+        run_training(model, s, state, data, index_to_word, word_to_index, out)
+    report(model, s, data, index_to_word, word_to_index)
+
+
+def evaluation_split(data):
+    return ("valid", data["valid"]) if "valid" in data else ("train", tuple(p[:2000] for p in data["train"]))
+
+
+def run_training(model, s, state, data, index_to_word, word_to_index, out):
+    import training
+    from utils import save_checkpoint
+    X_train, y_train = data["train"]
+    split, (X_eval, y_eval) = evaluation_split(data)
+    progress = None
+    if not s["no_progress"]:
+        from tqdm import tqdm
+        progress = tqdm(total=len(y_train) * s["nepoch"], initial=state.examples_seen, unit="sent",
+                        dynamic_ncols=True, file=sys.stderr, smoothing=0.05)
+    say = progress.write if progress else print
+    recent = {"cost": 0.0, "words": 0}
+
+    def on_batch(state, words, cost):
+        if not math.isfinite(cost):
+            raise training.Diverged(f"the loss became {cost} after {state.examples_seen} sentences")
+        recent["cost"] += cost
+        recent["words"] += words
+        if progress:
+            progress.update(state.examples_seen - progress.n)
+            progress.set_postfix_str(f"train ppl {math.exp(recent['cost'] / recent['words']):.1f}", refresh=False)
+
+    def callback(model, state):
+        loss = training.evaluate(model, X_eval, y_eval)
+        loss = loss[0] / loss[1]
+        train_ppl = math.exp(recent["cost"] / max(recent["words"], 1))
+        recent.update(cost=0.0, words=0)
+        halved = s["halve_lr_on_rise"] and training.halve_on_rise(state, loss)
+        if not s["halve_lr_on_rise"]:
+            state.history.append((state.examples_seen, loss))
+        say(f"\n{datetime.datetime.now().isoformat(timespec='seconds')} ({state.examples_seen} sentences, "
+            f"epoch {state.epoch + 1})\n" + "-" * 50 +
+            f"\nLoss: {loss:f}   {split} perplexity {math.exp(loss):.1f}   train perplexity {train_ppl:.1f}"
+            + (f"\nSetting learning rate to {state.learning_rate:g}" if halved else ""))
+        for _ in range(s["sample"]):
+            say("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"])))
+        save_checkpoint(out, model, state, index_to_word, s)
+        plot_curve(out[:-4] + ".png" if out.endswith(".npz") else out + ".png", state.history,
+                   f"{type(model).__name__} {model.hidden_dim} on {s['input_data_file'] or 'Penn Treebank'}")
+        say(f"Saved model parameters to {out}.")
+
+    stop = {}
+
+    def interrupt(signum, frame):   # act at the end of the current batch, where the state is consistent
+        stop["signal"] = signal.Signals(signum).name
+
+    handlers = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        training.train_with_sgd(model, X_train, y_train, state, s["nepoch"], optimizer=s["optimizer"],
+                                clip=s["clip"], batch_size=s["batch_size"], callback_every=s["print_every"],
+                                callback=callback, on_batch=on_batch, should_stop=lambda: bool(stop))
+        if progress:
+            progress.close()
+        if not state.history or state.history[-1][0] != state.examples_seen:
+            callback(model, state)
+    except training.Diverged as error:
+        if progress:
+            progress.close()
+        print(f"error: training diverged: {error}; the last checkpoint in {out} (if any) is kept. "
+              "Try a smaller --learning-rate or --clip.", file=sys.stderr)
+        sys.exit(3)
+    except training.Interrupted:
+        if progress:
+            progress.close()
+        save_checkpoint(out, model, state, index_to_word, s)
+        print(f"\n{stop['signal']}: saved the model and training state to {out} "
+              f"({state.examples_seen} sentences done); resume with --model-file {out}", file=sys.stderr)
+        sys.exit(130 if stop["signal"] == "SIGINT" else 143)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def report(model, s, data, index_to_word, word_to_index):
+    import training
+    for split in ("valid", "test"):
+        if split in data:
+            print(f"{split.capitalize()} perplexity: {training.perplexity(model, *data[split]):.2f}", flush=True)
+    if s["sample"]:
+        print("Samples:")
+        for _ in range(s["sample"]):
+            print("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"])))
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
