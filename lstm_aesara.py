@@ -9,43 +9,79 @@
     out_t = softmax(V s_t + b_V)
 
 The four gates share one matrix product per step: [W_i; W_f; W_o; W_g] s_{t-1}.
+With layers=L > 1 the cells are stacked: layer l (l = 2..L, parameters U_i2, W_i2, b_i2, ...) reads the
+state s_t of the layer below where layer 1 reads the word; the output reads the top layer.
 """
 import numpy as np
 
-from backend import at, floatX
+from backend import at
+from errors import InputError
 from recurrent import RecurrentLM, uniform
 
 GATES = "ifog"
 
 
 class LSTMAesara(RecurrentLM):
-    state_names = ("c", "s")
 
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano"):
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", layers=1):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
+        if not isinstance(layers, int) or layers < 1:
+            raise InputError(f"layers must be a positive integer, got {layers!r}")
+        self.layers = layers
+        self.state_names = tuple(f"{name}{self.suffix(l)}" for l in range(layers) for name in "cs")
         n, m = word_dim, hidden_dim
         self.add_params(**{f"U_{k}": uniform(n, (m, n)) for k in GATES},
                         **{f"W_{k}": uniform(m, (m, m)) for k in GATES},
                         V=uniform(m, (n, m)),
-                        **{f"b_{k}": np.full(m, 1.0 if k == "f" else 0.0) for k in GATES},
+                        **self.biases(""),
                         b_V=np.zeros(n))
+        for l in range(1, layers):
+            self.add_params(**{f"U_{k}{l + 1}": uniform(m, (m, m)) for k in GATES},
+                            **{f"W_{k}{l + 1}": uniform(m, (m, m)) for k in GATES},
+                            **self.biases(l + 1))
 
-    def gate_params(self, prefix):
-        return [getattr(self, f"{prefix}_{k}") for k in GATES]
+    def biases(self, suffix):
+        """b_i, b_f, b_o, b_g: zero but the forget gate's, which starts at 1 (remember by default)."""
+        return {f"b_{k}{suffix}": np.full(self.hidden_dim, 1.0 if k == "f" else 0.0) for k in GATES}
+
+    @staticmethod
+    def suffix(l):
+        return "" if l == 0 else str(l + 1)
+
+    @classmethod
+    def file_options(cls, arrays):
+        return {"layers": 1 + sum(f"U_i{l}" in arrays for l in range(2, len(arrays)))}
+
+    def stacked(self, prefix, l):
+        """The four gates' matrices (or biases) of layer l side by side, for one product."""
+        return at.concatenate([getattr(self, f"{prefix}_{k}{self.suffix(l)}") for k in GATES], axis=0)
 
     def inputs(self, x):
-        Ux = [self.lookup(U, x) for U in self.gate_params("U")]
-        return [at.concatenate(Ux, axis=-1) + at.concatenate(self.gate_params("b"))]
+        Ux = [self.lookup(getattr(self, f"U_{k}"), x) for k in GATES]
+        return [at.concatenate(Ux, axis=-1) + self.stacked("b", 0)]
 
     def step_weights(self):
-        return [at.concatenate(self.gate_params("W")).T]      # [W_i; W_f; W_o; W_g], for rows s_{t-1}
+        """[W_i; W_f; W_o; W_g] per layer (and above layer 1 the same for U, with the biases), for rows."""
+        weights = [self.stacked("W", 0).T]
+        for l in range(1, self.layers):
+            weights += [self.stacked("U", l).T, self.stacked("b", l), self.stacked("W", l).T]
+        return weights
 
-    def step(self, Ux_t, c_prev, s_prev, W):
-        a_i, a_f, a_o, a_g = self.split(Ux_t + s_prev @ W, 4)
+    def step(self, Ux_t, *states_and_weights):
+        states, weights = states_and_weights[:2 * self.layers], states_and_weights[2 * self.layers:]
+        new = list(self.cell(Ux_t, states[0], states[1], weights[0]))
+        for l in range(1, self.layers):
+            U, b, W = weights[3 * l - 2:3 * l + 1]
+            new += self.cell(at.dot(new[-1], U) + b, states[2 * l], states[2 * l + 1], W)
+        return new
+
+    def cell(self, Ux, c_prev, s_prev, W):
+        """One LSTM cell, given U x + b for its four gates."""
+        a_i, a_f, a_o, a_g = self.split(Ux + at.dot(s_prev, W), 4)
         i, f, o, g = at.sigmoid(a_i), at.sigmoid(a_f), at.sigmoid(a_o), at.tanh(a_g)
         c = f * c_prev + i * g
         s = o * at.tanh(c)
         return [c, s]
 
     def logits(self, s):
-        return s @ self.V.T + self.b_V
+        return at.dot(s, self.V.T) + self.b_V

@@ -69,6 +69,10 @@ def set_parameters(model, arrays, source):
     if missing:
         raise InputError(f"{source}: missing {', '.join(missing)} for a {type(model).__name__} "
                          f"(the file holds {', '.join(sorted(arrays)) or 'nothing'})")
+    unexpected = sorted(set(arrays) - {p.name for p in model.params})
+    if unexpected:
+        raise InputError(f"{source}: holds {', '.join(unexpected)}, which a {type(model).__name__} of "
+                         f"this shape does not have (another model or number of layers?)")
     for p in model.params:
         value, want = arrays[p.name], p.get_value().shape
         if value.shape != want:
@@ -91,6 +95,7 @@ def load_model_parameters_aesara(path, modelClass, **options):
         if "V" not in arrays or arrays["V"].ndim != 2:
             raise InputError(f"{path}: no 2-D output matrix V, so not a model parameter file")
         word_dim, hidden_dim = arrays["V"].shape
+        options = {**modelClass.file_options(arrays), **options}
         model = modelClass(int(word_dim), hidden_dim=int(hidden_dim), **options)
     else:
         model = modelClass

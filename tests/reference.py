@@ -30,12 +30,20 @@ def rnn_probs(P, state):
     return softmax(P["V"] @ state[-1])
 
 
-def lstm_step(P, token, state):
-    c, s = state
-    gate = {k: P["U_" + k][:, token] + P["W_" + k] @ s + P["b_" + k] for k in "ifog"}
+def lstm_cell(P, suffix, Ux, c, s):
+    """One LSTM cell; Ux[k] is gate k's input term U_k x."""
+    gate = {k: Ux[k] + P[f"W_{k}{suffix}"] @ s + P[f"b_{k}{suffix}"] for k in "ifog"}
     i, f, o, g = sigmoid(gate["i"]), sigmoid(gate["f"]), sigmoid(gate["o"]), np.tanh(gate["g"])
     c = f * c + i * g
     return (c, o * np.tanh(c))
+
+
+def lstm_step(P, token, state):
+    """Stacked cells (state = c1, s1, c2, s2, ...): layer 1 reads the word, layer l the state below."""
+    new = lstm_cell(P, "", {k: P["U_" + k][:, token] for k in "ifog"}, state[0], state[1])
+    for l in range(2, len(state) // 2 + 1):
+        new += lstm_cell(P, l, {k: P[f"U_{k}{l}"] @ new[-1] for k in "ifog"}, state[2 * l - 2], state[2 * l - 1])
+    return new
 
 
 def lstm_probs(P, state):
@@ -60,7 +68,8 @@ def gru_probs(P, state):
     return softmax(P["V"] @ state[-1] + P["c"])
 
 
-MODELS = {"rnn": (rnn_step, rnn_probs, 1), "lstm": (lstm_step, lstm_probs, 2), "gru": (gru_step, gru_probs, 2)}
+MODELS = {"rnn": (rnn_step, rnn_probs, 1), "lstm": (lstm_step, lstm_probs, 2), "gru": (gru_step, gru_probs, 2),
+          "lstm2": (lstm_step, lstm_probs, 4)}
 
 
 def zero_state(kind, hidden):

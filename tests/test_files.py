@@ -78,7 +78,9 @@ def bad_files(tmp_path):
     yield "gru file as rnn", write_npz(tmp_path / "h.npz", E=np.zeros((HIDDEN_DIM, WORD_DIM)),
                                        U=np.zeros((6, HIDDEN_DIM, HIDDEN_DIM)), W=np.zeros((6, HIDDEN_DIM, HIDDEN_DIM)),
                                        b=np.zeros((6, HIDDEN_DIM)), V=np.zeros((WORD_DIM, HIDDEN_DIM)),
-                                       c=np.zeros(WORD_DIM)), "U has shape (6, 5, 5)"
+                                       c=np.zeros(WORD_DIM)), "holds E, b, c"
+    yield "shape", write_npz(tmp_path / "i.npz", **dict(good, U=np.zeros((6, HIDDEN_DIM, HIDDEN_DIM)))), \
+        "U has shape (6, 5, 5)"
 
 
 def test_bad_parameter_files_get_one_line_errors_naming_the_file(tmp_path):
@@ -88,6 +90,19 @@ def test_bad_parameter_files_get_one_line_errors_naming_the_file(tmp_path):
         message = str(error.value)
         assert "\n" not in message, label
         assert path in message and expected in message, (label, message)
+
+
+def test_a_stacked_lstm_file_brings_its_layers(tmp_path):
+    np.random.seed(5)
+    model = CLASSES["lstm"](WORD_DIM, hidden_dim=HIDDEN_DIM, layers=3)
+    path = str(tmp_path / "lstm3.npz")
+    save_model_parameters_aesara(model, path)
+    loaded = load_model_parameters_aesara(path, CLASSES["lstm"])
+    assert loaded.layers == 3 and len(loaded.params) == 14 + 2 * 12
+    for name, value in params_of(model).items():
+        np.testing.assert_array_equal(getattr(loaded, name).get_value(), value)
+    with pytest.raises(InputError, match="U_i2"):
+        load_model_parameters_aesara(path, CLASSES["lstm"](WORD_DIM, hidden_dim=HIDDEN_DIM))
 
 
 def test_a_parameter_file_for_another_vocabulary_is_refused(tmp_path):

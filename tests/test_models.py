@@ -150,6 +150,20 @@ def test_lstm_with_gates_forced_open_is_an_rnn_with_one_more_tanh(model):
     assert not np.allclose(probs, plain, rtol=1e-3)   # the extra tanh is really there
 
 
+def test_stacked_lstm_layers_feed_each_other():
+    model = CLASSES["lstm"](WORD_DIM, hidden_dim=HIDDEN_DIM, bptt_truncate=-1, layers=2)
+    assert model.state_names == ("c", "s", "c2", "s2")
+    rng = rng_for(11)
+    for p in model.params:
+        p.set_value(rng.uniform(-0.6, 0.6, p.get_value().shape))
+    x, y = sentence(rng, 6)
+    P = params_of(model)
+    _, expected = ref.forward("lstm2", P, x, ref.zero_state("lstm2", HIDDEN_DIM))
+    np.testing.assert_allclose(model.forward_propagation(x), expected, rtol=1e-12)
+    loss = lambda P: -np.sum(np.log(ref.forward("lstm2", P, x, ref.zero_state("lstm2", HIDDEN_DIM))[1][range(6), y]))
+    check_gradients(model, loss, x, y)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_same_seed_same_parameters_in_the_documented_order(kind):
     V, H = 11, 4
