@@ -41,25 +41,25 @@ class GRUAesara(RecurrentLM):
 
     def inputs(self, x):
         U, b = self.input_weights(0)
-        return [self.lookup(self.E, x) @ U + b]
+        return [at.dot(self.lookup(self.E, x), U) + b]
 
     def step_weights(self):
         return [*self.recurrent_weights(0), *self.input_weights(1), *self.recurrent_weights(1)]
 
     def step(self, Ux_t, s1_prev, s2_prev, W_zr1, W_c1, U_2, b_2, W_zr2, W_c2):
         s1 = self.layer(Ux_t, s1_prev, W_zr1, W_c1)
-        s2 = self.layer(s1 @ U_2 + b_2, s2_prev, W_zr2, W_c2)
+        s2 = self.layer(at.dot(s1, U_2) + b_2, s2_prev, W_zr2, W_c2)
         return [s1, s2]
 
     def layer(self, Ux, s_prev, W_zr, W_c):
         """One GRU layer, given U x + b of its three rows."""
         Ux_zr, Ux_c = split_columns(Ux, [2 * self.hidden_dim, self.hidden_dim])
-        z, r = self.split(hard_sigmoid(Ux_zr + s_prev @ W_zr), 2)
-        c = at.tanh(Ux_c + (s_prev * r) @ W_c)
+        z, r = self.split(hard_sigmoid(Ux_zr + at.dot(s_prev, W_zr)), 2)
+        c = at.tanh(Ux_c + at.dot(s_prev * r, W_c))
         return (1 - z) * c + z * s_prev
 
     def logits(self, s2):
-        return s2 @ self.V.T + self.c
+        return at.dot(s2, self.V.T) + self.c
 
     # The GRU tutorial named its methods differently from the RNN and LSTM ones.
     def predict(self, x):

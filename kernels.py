@@ -12,9 +12,29 @@
    gradient is asked for; plain SGD instead adds the sparse rows to those columns (optimizers.sgd), so
    a step touches T*B columns instead of the whole vocabulary.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from backend import Apply, DisconnectedType, Op, at
+
+# numpy's ufuncs release the GIL, so row blocks of a large array run in parallel on the machine's cores
+_pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+
+
+def in_row_blocks(work, rows, size):
+    """work(lo, hi) over blocks of rows, in parallel when the array (rows x size) is large."""
+    workers = _pool._max_workers if rows * size >= 1 << 20 else 1
+    bounds = np.linspace(0, rows, workers + 1).astype(int)
+    list(_pool.map(work, bounds[:-1], bounds[1:])) if workers > 1 else work(0, rows)
+
+
+def reuse(storage, shape, dtype):
+    """The array this output slot held after the previous call, if it fits (backend.py keeps them):
+    writing into it again avoids the page faults of a fresh multi-megabyte allocation at every step."""
+    old = storage[0]
+    return old if old is not None and old.shape == shape and old.dtype == dtype else np.empty(shape, dtype)
 
 
 class SoftmaxCrossEntropy(Op):
@@ -27,14 +47,19 @@ class SoftmaxCrossEntropy(Op):
 
     def perform(self, node, inputs, outputs):
         z, y = inputs
-        top = z.max(axis=1, keepdims=True)             # subtract the row maximum: exp never overflows
-        probs = np.subtract(z, top)
-        np.exp(probs, out=probs)
-        total = probs.sum(axis=1, keepdims=True)
-        rows = np.arange(len(y))
-        outputs[0][0] = (np.log(total[:, 0]) + top[:, 0] - z[rows, y]).astype(z.dtype)
-        probs /= total
-        outputs[1][0] = probs
+        probs = reuse(outputs[1], z.shape, z.dtype)
+        nll = np.empty(len(y), z.dtype)
+
+        def rows(lo, hi):
+            zb, pb = z[lo:hi], probs[lo:hi]
+            top = zb.max(axis=1, keepdims=True)         # subtract the row maximum: exp never overflows
+            np.exp(np.subtract(zb, top, out=pb), out=pb)
+            total = pb.sum(axis=1, keepdims=True)
+            nll[lo:hi] = np.log(total[:, 0]) + top[:, 0] - zb[np.arange(hi - lo), y[lo:hi]]
+            pb /= total
+
+        in_row_blocks(rows, *z.shape)
+        outputs[0][0], outputs[1][0] = nll, probs
 
     def connection_pattern(self, node):
         return [[True, True], [False, False]]           # nothing flows to the integer targets
@@ -48,6 +73,8 @@ class SoftmaxCrossEntropy(Op):
             dz = dz + probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True))
         return [dz, DisconnectedType()()]
 
+    pullback = L_op        # PyTensor's name for L_op
+
 
 class SoftmaxCrossEntropyGrad(Op):
     """d nll / d z, each row weighted: (probs - onehot(y)) * g[:, None]."""
@@ -59,8 +86,13 @@ class SoftmaxCrossEntropyGrad(Op):
 
     def perform(self, node, inputs, outputs):
         probs, y, g = inputs
-        dz = probs * g[:, None]
-        dz[np.arange(len(y)), y] -= g
+        dz = reuse(outputs[0], probs.shape, probs.dtype)
+
+        def rows(lo, hi):
+            np.multiply(probs[lo:hi], g[lo:hi, None], out=dz[lo:hi])
+            dz[np.arange(lo, hi), y[lo:hi]] -= g[lo:hi]
+
+        in_row_blocks(rows, *probs.shape)
         outputs[0][0] = dz
 
 
@@ -79,10 +111,12 @@ class Columns(Op):
     def connection_pattern(self, node):
         return [[True], [False]]
 
-    def grad(self, inputs, grads):
+    def L_op(self, inputs, outputs, grads):
         M, ids = inputs
         used, sums = ColumnSums()(ids, grads[0])
         return [ScatterColumns()(M, used, sums), DisconnectedType()()]
+
+    pullback = L_op
 
 
 class ColumnSums(Op):
@@ -112,7 +146,8 @@ class ScatterColumns(Op):
 
     def perform(self, node, inputs, outputs):
         M, ids, rows = inputs
-        dense = np.zeros_like(M)
+        dense = reuse(outputs[0], M.shape, M.dtype)
+        dense.fill(0)
         dense[:, ids] = rows.T
         outputs[0][0] = dense
 

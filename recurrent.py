@@ -2,11 +2,13 @@
 BPTT, compiled functions.  A model file only declares its parameters and its step.
 
 Conventions.  Token ids arrive as (T, B) matrices: time first, a column per sentence.  States are
-rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``s_prev @ W.T``.  A model provides
+rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.T)``.  A model provides
 
     inputs(x)        -> list of tensors (T, B, ...): everything that depends on x_t alone, computed
                         for all steps at once outside the loop (one large product instead of T small ones);
-    step(*inputs_t, *states_prev) -> the new states (a list, or one tensor);
+                        self.lookup(U, x) gives the columns U[:, x_t] (U times a one-hot word);
+    step_weights()   -> optional: matrices the step multiplies by, prepared once outside the loop;
+    step(*inputs_t, *states_prev, *step_weights) -> the new states (a list, or one tensor);
     logits(h)        -> output scores from the last state (any leading shape);
     state_names      -> names of the recurrent states, each ``hidden_dim`` wide; the last one feeds the output.
 
@@ -41,7 +43,7 @@ def hard_sigmoid(a):
 def split_columns(a, widths):
     """Split the last axis into blocks of these (constant) widths: the gates of a fused product.  One
     Split op, whose gradient is one Join, rather than slices, whose gradients are zeros to fill."""
-    return at.split(a, widths, len(widths), axis=a.ndim - 1)
+    return at.split(a, widths, n_splits=len(widths), axis=a.ndim - 1)
 
 
 def take(tensor, flat_index):
@@ -100,6 +102,11 @@ class RecurrentLM:
     def split(self, a, n):
         """n blocks of hidden_dim columns: the gates of a product with stacked gate matrices."""
         return split_columns(a, [self.hidden_dim] * n)
+
+    @classmethod
+    def file_options(cls, arrays):
+        """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
+        return {}
 
     def step_weights(self):
         """Matrices the step uses, prepared once outside the loop (e.g. gate matrices stacked for one

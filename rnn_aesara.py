@@ -21,7 +21,7 @@ class RNNAesara(RecurrentLM):
         return [self.lookup(self.U, x)]
 
     def step(self, Ux_t, s_prev):
-        return at.tanh(Ux_t + s_prev @ self.W.T)
+        return at.tanh(Ux_t + at.dot(s_prev, self.W.T))
 
     def logits(self, s):
-        return s @ self.V.T
+        return at.dot(s, self.V.T)
