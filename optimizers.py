@@ -41,19 +41,19 @@ def rmsprop(model, params, grads, lr, scale):
 
 
 def adam(model, params, grads, lr, scale, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Kingma & Ba (2015), with the bias corrections folded into the step size."""
+    """Kingma & Ba (2015): moving averages of g and g^2, bias-corrected."""
     step = model.slot("adam_t")
-    t_new = step + 1
-    correction = at.sqrt(1 - beta2 ** t_new) / (1 - beta1 ** t_new)
-    updates = [(step, t_new)]
+    t = step + 1
+    updates = [(step, t)]
     for p, g in zip(params, grads):
         g = g * scale
         shape = p.get_value().shape
         m, v = model.slot("adam_m_" + p.name, shape), model.slot("adam_v_" + p.name, shape)
         m_new = beta1 * m + (1 - beta1) * g
         v_new = beta2 * v + (1 - beta2) * at.square(g)
-        updates += [(m, m_new), (v, v_new),
-                    (p, p - at.cast(lr * correction, floatX()) * m_new / (at.sqrt(v_new) + eps))]
+        m_hat = m_new / at.cast(1 - beta1 ** t, floatX())
+        v_hat = v_new / at.cast(1 - beta2 ** t, floatX())
+        updates += [(m, m_new), (v, v_new), (p, p - lr * m_hat / (at.sqrt(v_hat) + eps))]
     return [], updates
 
 

@@ -52,3 +52,41 @@ def test_a_batch_of_one_is_the_tutorials_step(model):
     model.train_batch(*pad([x], [y], [0]), 0.01, optimizer="rmsprop")
     for name, value in after_step.items():
         np.testing.assert_allclose(getattr(model, name).get_value(), value, rtol=1e-12, err_msg=name)
+
+
+def flat_norm(arrays):
+    return np.sqrt(sum(np.sum(a ** 2) for a in arrays))
+
+
+@pytest.mark.parametrize("model", ["lstm"], indirect=True)
+def test_clipping_scales_the_whole_gradient_to_the_bound(model):
+    """Sparse (input matrix) and dense gradients must enter the global norm alike."""
+    model.bptt_truncate = -1
+    X, Y = ragged(3)
+    grads = [sum(g) / len(X) for g in zip(*[model.bptt(x, y) for x, y in zip(X, Y)])]
+    norm = flat_norm(grads)
+    before = params_of(model)
+    model.train_batch(*pad(X, Y, range(len(X))), 0.1, clip=norm / 3)
+    for p, g in zip(model.params, grads):
+        np.testing.assert_allclose(p.get_value(), before[p.name] - 0.1 * g / 3, rtol=1e-9, atol=1e-13,
+                                   err_msg=p.name)
+
+
+@pytest.mark.parametrize("model", ["rnn"], indirect=True)
+def test_adam_follows_kingma_and_ba(model):
+    model.bptt_truncate = -1
+    X, Y = ragged(4)
+    for slot in model.slots:
+        slot.set_value(np.zeros_like(slot.get_value()))
+    m = {p.name: 0.0 for p in model.params}
+    v = dict(m)
+    for t in (1, 2):
+        grads = [sum(g) / len(X) for g in zip(*[model.bptt(x, y) for x, y in zip(X, Y)])]
+        before = params_of(model)
+        model.train_batch(*pad(X, Y, range(len(X))), 0.01, optimizer="adam")
+        for p, g in zip(model.params, grads):
+            m[p.name] = 0.9 * m[p.name] + 0.1 * g
+            v[p.name] = 0.999 * v[p.name] + 0.001 * g ** 2
+            m_hat, v_hat = m[p.name] / (1 - 0.9 ** t), v[p.name] / (1 - 0.999 ** t)
+            expected = before[p.name] - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
+            np.testing.assert_allclose(p.get_value(), expected, rtol=1e-10, atol=1e-14, err_msg=p.name)
