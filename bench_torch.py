@@ -1,0 +1,276 @@
+"""PyTorch (CPU, eager) counterparts of the tutorial models, for timing side by side with the Aesara ones.
+
+Everything here is float32 on the CPU in eager mode (no torch.compile, no TorchScript), with
+``torch.set_num_threads(threads)`` (2 by default, the size of this project's machines).
+
+Installing torch for the bench (optional: bench.py only imports this module when ``import torch`` works).
+Use the CPU build, version 2.13.0, in a side environment or in the project's own one:
+
+    python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 numpy==1.26.4
+
+(Make sure pip picks the CPU wheel: a plain ``pip install torch`` may bring a multi-GB CUDA build.)
+
+Functions:
+    sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, ...)  one training step on one sentence,
+        for kind "rnn", "lstm" (SGD) or "gru" (the 2-layer GRU with RMSprop), with the tutorials' equations
+        written as plain tensor ops and the original Theano code's meaning of bptt_truncate.
+    ptb_small_tokens_per_s(...)  Zaremba et al.'s "small" PTB LSTM (no dropout) with torch.nn.LSTM.
+
+Run ``python bench_torch.py [threads]`` for a table of the standard configurations.
+"""
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from timing import WARMUP, median_ms
+
+
+def _uniform(gen, shape, fan_in):
+    """The tutorials' initialisation: uniform in [-sqrt(1/fan_in), sqrt(1/fan_in)]."""
+    bound = math.sqrt(1.0 / fan_in)
+    return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+
+
+def _params(*tensors):
+    return [t.requires_grad_() for t in tensors]
+
+
+def _cut(length, bptt_truncate):
+    """First time step that gradients reach. Theano's truncate_gradient=k keeps only the last k steps."""
+    if 0 < bptt_truncate < length:
+        return length - bptt_truncate
+    return 0  # k <= 0 (the tutorials use -1) or k >= length: full BPTT
+
+
+def _sentence_loss(states, cut, weight, bias, y):
+    """Summed cross-entropy of the outputs softmax(weight @ s_t + bias) against y.
+
+    Returns (loss to backpropagate, loss of the whole sentence). Only the outputs of steps >= cut enter
+    the first; the earlier ones are computed without autograd, just for the reported value.
+    The states are stacked in two separate pieces so that no (zero) gradient is sent back to the steps
+    before the cut: stacking them all and slicing would make autograd walk the whole chain with zeros.
+    """
+    def nll(s, targets):
+        logits = F.linear(s, weight, bias)  # (steps, word_dim): one matrix product for all steps
+        return -F.log_softmax(logits, dim=1).gather(1, targets.unsqueeze(1)).sum()
+
+    tail = nll(torch.stack(states[cut:]), y[cut:])
+    total = tail.detach()
+    if cut > 0:
+        with torch.no_grad():
+            total = total + nll(torch.stack(states[:cut]), y[:cut])
+    return tail, total
+
+
+# ---------------------------------------------------------------- the three tutorial models
+# Each builder returns (params, loss_fn, update_fn); loss_fn(x, y) returns (loss to backprop, full loss).
+# Input columns U[:, x_t] are gathered for all steps at once with index_select: its backward (index_add)
+# is cheap, while the backward of advanced indexing U[:, x] costs ~10 ms at word_dim 8000 on this CPU.
+# The per-step rows are taken with unbind(), whose backward stacks all the rows' gradients at once
+# (indexing inputs[t] would build and add up a full-size zero gradient for every step).
+
+def _sgd(params, lr):
+    def update():
+        with torch.no_grad():
+            for p in params:
+                p.add_(p.grad, alpha=-lr)
+    return update
+
+
+def _build_rnn(gen, word_dim, hidden_dim, cut):
+    U = _uniform(gen, (hidden_dim, word_dim), word_dim)
+    V = _uniform(gen, (word_dim, hidden_dim), hidden_dim)
+    W = _uniform(gen, (hidden_dim, hidden_dim), hidden_dim)
+    params = _params(U, V, W)
+
+    def loss_fn(x, y):
+        inputs = U.index_select(1, x).t()  # row t is U[:, x_t]
+        s = torch.zeros(hidden_dim)
+        states = []
+        for t, u_x in enumerate(inputs.unbind(0)):
+            if t == cut and cut > 0:
+                s = s.detach()  # truncated BPTT: nothing flows back past this step
+            s = torch.tanh(torch.addmv(u_x, W, s))  # U[:, x_t] + W s_{t-1}
+            states.append(s)
+        return _sentence_loss(states, cut, V, None, y)  # o_t = softmax(V s_t), no bias
+
+    return params, loss_fn, _sgd(params, 0.005)
+
+
+def _build_lstm(gen, word_dim, hidden_dim, cut):
+    H = hidden_dim
+    # The gates' matrices are kept stacked in the order i, f, o, g (rows k*H:(k+1)*H are U_i, U_f, ...),
+    # so each step needs one matrix product for all four gates. SGD is elementwise, so this is the same
+    # model and the same update as four separate parameters.
+    U = torch.cat([_uniform(gen, (H, word_dim), word_dim) for _ in range(4)])  # U_i, U_f, U_o, U_g
+    W = torch.cat([_uniform(gen, (H, H), H) for _ in range(4)])  # W_i, W_f, W_o, W_g
+    V = _uniform(gen, (word_dim, H), H)
+    b = torch.zeros(4 * H)
+    b[H:2 * H] = 1.0  # b_f = 1, as in the tutorial
+    b_V = torch.zeros(word_dim)
+    params = _params(U, W, V, b, b_V)
+
+    def loss_fn(x, y):
+        inputs = U.index_select(1, x).t() + b  # (T, 4H): U_*[:, x_t] + b_* for every step
+        s = torch.zeros(H)
+        c = torch.zeros(H)
+        states = []
+        for t, u_x in enumerate(inputs.unbind(0)):
+            if t == cut and cut > 0:
+                s, c = s.detach(), c.detach()
+            gates = torch.addmv(u_x, W, s)
+            i, f, o = torch.sigmoid(gates[:3 * H]).chunk(3)
+            g = torch.tanh(gates[3 * H:])
+            c = f * c + i * g
+            s = o * torch.tanh(c)
+            states.append(s)
+        return _sentence_loss(states, cut, V, b_V, y)
+
+    return params, loss_fn, _sgd(params, 0.005)
+
+
+def _build_gru(gen, word_dim, hidden_dim, cut):
+    H = hidden_dim
+    E = _uniform(gen, (H, word_dim), word_dim)
+    U = _uniform(gen, (6, H, H), H)
+    W = _uniform(gen, (6, H, H), H)
+    V = _uniform(gen, (word_dim, H), H)  # the tutorial uses fan-in H for V too
+    b = torch.zeros(6, H)
+    c_bias = torch.zeros(word_dim)
+    params = _params(E, U, W, V, b, c_bias)
+
+    def hard_sigmoid(a):
+        return torch.clamp(0.2 * a + 0.5, 0.0, 1.0)  # Theano's hard_sigmoid
+
+    def gru_step(px, s, W_zr, W_c):
+        """One GRU layer step; px = [U_0 x + b_0, U_1 x + b_1, U_2 x + b_2] stacked, shape (3H,)."""
+        z, r = hard_sigmoid(torch.addmv(px[:2 * H], W_zr, s)).chunk(2)
+        cand = torch.tanh(torch.addmv(px[2 * H:], W_c, s * r))
+        return (1 - z) * cand + z * s
+
+    def loss_fn(x, y):
+        # Views of layer l's rows 3l..3l+2 as stacked (3H, H) / (2H, H) matrices: one product per gate group.
+        U_rows, W_rows, b_rows = U.reshape(6 * H, H), W.reshape(6 * H, H), b.reshape(6 * H)
+        U2, b2 = U_rows[3 * H:], b_rows[3 * H:]
+        W1_zr, W1_c = W_rows[:2 * H], W[2]
+        W2_zr, W2_c = W_rows[3 * H:5 * H], W[5]
+        # Layer 1's input only depends on x, so its input products for all steps are one matrix product.
+        px1 = F.linear(E.index_select(1, x).t(), U_rows[:3 * H], b_rows[:3 * H])  # (T, 3H)
+        s1 = torch.zeros(H)
+        s2 = torch.zeros(H)
+        states = []
+        for t, px in enumerate(px1.unbind(0)):
+            if t == cut and cut > 0:
+                s1, s2 = s1.detach(), s2.detach()
+            s1 = gru_step(px, s1, W1_zr, W1_c)
+            s2 = gru_step(torch.addmv(b2, U2, s1), s2, W2_zr, W2_c)
+            states.append(s2)
+        return _sentence_loss(states, cut, V, c_bias, y)
+
+    # RMSprop exactly as the tutorial: m = decay m + (1 - decay) g^2;  p -= lr g / sqrt(m + 1e-6)
+    caches = [torch.zeros_like(p) for p in params]
+    lr, decay = 0.001, 0.9
+
+    def update():
+        with torch.no_grad():
+            for p, m in zip(params, caches):
+                m.mul_(decay).addcmul_(p.grad, p.grad, value=1 - decay)
+                p.addcdiv_(p.grad, (m + 1e-6).sqrt_(), value=-lr)
+
+    return params, loss_fn, update
+
+
+_BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru}
+
+
+def sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, length=45, repeats=30, threads=2, seed=0):
+    """Median milliseconds of one training step (forward, backward, update) on one random sentence.
+
+    kind: "rnn" or "lstm" (SGD, lr 0.005) or "gru" (2-layer GRU, RMSprop lr 0.001, decay 0.9).
+    bptt_truncate: k > 0 backpropagates through the last k steps only (Theano's truncate_gradient);
+    -1 is full BPTT.
+    """
+    torch.set_num_threads(threads)
+    gen = torch.Generator().manual_seed(seed)
+    params, loss_fn, update = _BUILDERS[kind](gen, word_dim, hidden_dim, _cut(length, bptt_truncate))
+    x = torch.randint(0, word_dim, (length,), generator=gen)
+    y = torch.randint(0, word_dim, (length,), generator=gen)
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss, _full_loss = loss_fn(x, y)
+        loss.backward()
+        update()
+
+    return median_ms(step, repeats)
+
+
+# ---------------------------------------------------------------- Zaremba et al.'s small PTB model
+
+class _PTBSmall(torch.nn.Module):
+    def __init__(self, word_dim, hidden_dim, layers):
+        super().__init__()
+        self.embed = torch.nn.Embedding(word_dim, hidden_dim)
+        self.lstm = torch.nn.LSTM(hidden_dim, hidden_dim, layers)  # input is (steps, batch, hidden)
+        self.out = torch.nn.Linear(hidden_dim, word_dim)
+        for p in self.parameters():  # the paper's init: uniform in [-0.1, 0.1]
+            torch.nn.init.uniform_(p, -0.1, 0.1)
+
+    def forward(self, x, state):
+        h, state = self.lstm(self.embed(x), state)
+        return self.out(h), state
+
+
+def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, steps=20, repeats=20,
+                           threads=2, seed=0):
+    """Median ms per training step and tokens per second of the "small" PTB LSTM, without dropout.
+
+    One step: `steps` unrolled time steps for `batch` streams, loss = cross-entropy summed over the steps
+    and averaged over the batch, SGD lr 1 with the gradients' global norm clipped at 5. The hidden
+    state is carried over from the previous step and detached (truncated BPTT). Random token ids stand
+    in for the corpus: the speed does not depend on the data.
+    """
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)  # for the module's parameter init
+    gen = torch.Generator().manual_seed(seed)
+    model = _PTBSmall(word_dim, hidden_dim, layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    zeros = torch.zeros(layers, batch, hidden_dim)
+    state = [(zeros, zeros.clone())]  # a list so that step() can replace it
+    # One random (steps + 1) x batch stream per step; targets are the inputs shifted by one.
+    data = [torch.randint(0, word_dim, (steps + 1, batch), generator=gen) for _ in range(WARMUP + repeats)]
+    batches = iter(data)
+
+    def step():
+        tokens = next(batches)
+        x, y = tokens[:-1], tokens[1:]
+        h, c = state[0]
+        logits, (h, c) = model(x, (h.detach(), c.detach()))
+        state[0] = (h, c)
+        loss = F.cross_entropy(logits.reshape(-1, word_dim), y.reshape(-1), reduction="sum") / batch
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+
+    ms = median_ms(step, repeats)
+    return ms, batch * steps / (ms / 1000.0)
+
+
+if __name__ == "__main__":
+    import sys
+
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # python bench_torch.py [threads]
+    print(f"PyTorch {torch.__version__}, CPU eager, float32, {threads} threads")
+    print(f"{'model':<6} {'word_dim':>8} {'hidden':>6} {'bptt':>5} {'update':>8} {'ms/step':>8}")
+    for kind, word_dim, hidden_dim, k in [("rnn", 8000, 100, 4), ("rnn", 8000, 100, -1),
+                                          ("lstm", 8000, 100, 4), ("lstm", 8000, 100, -1),
+                                          ("gru", 2000, 128, -1)]:
+        ms = sentence_step_ms(kind, word_dim, hidden_dim, k, threads=threads)
+        rule = "rmsprop" if kind == "gru" else "sgd"
+        print(f"{kind:<6} {word_dim:>8} {hidden_dim:>6} {k:>5} {rule:>8} {ms:>8.2f}")
+    ms, tps = ptb_small_tokens_per_s(threads=threads)
+    print(f"PTB small (10000 words, 2x200 LSTM, batch 20 x 20 steps): {ms:.1f} ms/step, {tps:,.0f} tokens/s")
