@@ -299,7 +299,7 @@ def build_vocabulary(tokenized_sentences, vocabulary_size, layout="gru"):
 
     The reserved tokens never take a ranked place even if they occur among the words (as
     UNKNOWN_TOKEN does in the Penn Treebank). ``vocabulary_size=None`` keeps every word. If
-    there are fewer distinct words than places, one line on stderr says so and the vocabulary
+    there are fewer distinct words than places, a note on stdout says so and the vocabulary
     is just shorter. A vocabulary_size below 3 or an unknown layout raises InputError.
     """
     vocabulary_size = _checked_vocabulary_size(vocabulary_size)
@@ -321,7 +321,7 @@ def build_vocabulary(tokenized_sentences, vocabulary_size, layout="gru"):
     if len(by_count_then_word) < places:
         print(f"note: vocabulary_size {vocabulary_size} asks for {places} words but there are only "
               f"{len(by_count_then_word)}; the vocabulary has "
-              f"{len(by_count_then_word) + len(reserved)} entries", file=sys.stderr)
+              f"{len(by_count_then_word) + len(reserved)} entries")
     chosen = by_count_then_word[:places]
 
     if layout == "gru":
@@ -355,7 +355,7 @@ def load_data(filename, vocabulary_size=2000, min_sent_characters=0, layout="gru
 
     ``filename`` is a ``.csv`` or text file (see ``read_documents``); sentences are made by
     ``select_sentences``/``tokenize_documents``, the vocabulary by ``build_vocabulary``, the
-    ids by ``to_ids``. One line on stderr reports how many sentences were kept and skipped.
+    ids by ``to_ids``. One line on stdout reports how many sentences were kept and skipped.
     Bad input raises InputError with a one-line message naming the file, including when no
     sentence is left after filtering.
     """
@@ -373,7 +373,7 @@ def load_data(filename, vocabulary_size=2000, min_sent_characters=0, layout="gru
     word_to_index = {word: index for index, word in enumerate(index_to_word)}
     X_train, y_train = to_ids(tokenized_sentences, word_to_index)
     print(f"{name}: {len(sentences)} sentences (skipped {skipped_text}), "
-          f"vocabulary of {len(index_to_word)}", file=sys.stderr)
+          f"vocabulary of {len(index_to_word)}")
     return X_train, y_train, word_to_index, index_to_word
 
 

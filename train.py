@@ -111,9 +111,7 @@ def check(s):
     need(s["embedding_dim"] in (None, s["hidden_dim"]),
          f"--embedding-dim {s['embedding_dim']} differs from --hidden-dim {s['hidden_dim']}: the tutorial's GRU "
          "embeds words in hidden_dim dimensions (its EMBEDDING_DIM was never used)")
-    if s["learning_rate"] is None:
-        s["learning_rate"] = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
-    need(s["learning_rate"] > 0 and math.isfinite(s["learning_rate"]),
+    need(s["learning_rate"] is None or (s["learning_rate"] > 0 and math.isfinite(s["learning_rate"])),
          f"--learning-rate must be a positive number, got {s['learning_rate']}")
 
 
@@ -139,15 +137,22 @@ def build_model(s, word_dim):
     return cls, dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"])
 
 
-def timed_step(model, X, Y, s):
+def timed_step(model, X, Y, s, learning_rate):
     """The tutorials' first line: how long one training step takes (on a copy of the state: the step is
     undone, so timing it does not change the run)."""
     from training import pad
+    if s["batch_size"] == 1:
+        sentences = [min(10, len(X) - 1)]         # the tutorials timed X_train[10]
+    else:                                         # a typical bucketed batch: sentences of median length
+        by_length = np.argsort([len(x) for x in X], kind="stable")
+        middle = max(0, len(X) // 2 - s["batch_size"] // 2)
+        sentences = by_length[middle:middle + s["batch_size"]]
+    batch = pad(X, Y, sentences)
+    model.compiled("train", optimizer=s["optimizer"], clip=s["clip"], batched=True)  # creates optimizer state
     saved = [v.get_value() for v in model.params + model.slots]
-    batch = pad(X, Y, range(min(len(X), s["batch_size"]))) if s["batch_size"] > 1 else pad(X, Y, [min(10, len(X) - 1)])
-    model.train_batch(*batch, s["learning_rate"], optimizer=s["optimizer"], clip=s["clip"])  # compiles
+    model.train_batch(*batch, learning_rate, optimizer=s["optimizer"], clip=s["clip"])   # warm up
     start = time.perf_counter()
-    model.train_batch(*batch, s["learning_rate"], optimizer=s["optimizer"], clip=s["clip"])
+    model.train_batch(*batch, learning_rate, optimizer=s["optimizer"], clip=s["clip"])
     elapsed = time.perf_counter() - start
     for v, value in zip(model.params + model.slots, saved):
         v.set_value(value)
@@ -155,6 +160,8 @@ def timed_step(model, X, Y, s):
 
 
 def plot_curve(path, history, title):
+    if not history:
+        return
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -179,6 +186,7 @@ def main(argv):
     import training
     from utils import load_checkpoint, load_model_parameters_aesara, save_checkpoint, state_path
 
+    np.seterr(all="ignore")      # overflow shows up as a non-finite loss, which the loop reports itself
     np.random.seed(s["seed"])
     data, index_to_word, word_to_index = load_corpus(s)
     X_train, y_train = data["train"]
@@ -186,7 +194,8 @@ def main(argv):
     out = s["model_output_file"] or os.path.join("runs", "%s-%s-%d-%d.npz" % (
         s["model"], datetime.datetime.now().strftime("%Y-%m-%d-%H-%M"), len(index_to_word), s["hidden_dim"]))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    state = training.TrainingState(s["learning_rate"])
+    default_rate = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
+    state = training.TrainingState(s["learning_rate"] or default_rate)
     if s["model_file"]:
         model = load_model_parameters_aesara(s["model_file"], cls, **options)
         if model.word_dim != len(index_to_word):
@@ -196,6 +205,8 @@ def main(argv):
             state, saved_words, _ = load_checkpoint(s["model_file"], model)
             if saved_words != index_to_word:
                 raise InputError(f"{state_path(s['model_file'])}: trained on a different vocabulary than this data")
+            if s["learning_rate"]:           # given explicitly: it replaces the saved (maybe halved) rate
+                state.learning_rate = s["learning_rate"]
             print(f"Resuming after {state.examples_seen} sentences (epoch {state.epoch + 1}), "
                   f"learning rate {state.learning_rate:g}")
     else:
@@ -211,7 +222,7 @@ def main(argv):
     if s["nepoch"] > state.epoch:
         print("Compiling the training step (the first run takes about a minute; then it is cached)...", flush=True)
         started = time.perf_counter()
-        seconds, lengths = timed_step(model, X_train, y_train, s)
+        seconds, lengths = timed_step(model, X_train, y_train, s, state.learning_rate)
         print(f"Compiled in {time.perf_counter() - started:.0f} s.")
         print("SGD Step time: %f milliseconds (%d sentences, %d words)" % (seconds * 1000, len(lengths), lengths.sum()))
         sys.stdout.flush()
@@ -243,25 +254,31 @@ def run_training(model, s, state, data, index_to_word, word_to_index, out):
         recent["words"] += words
         if progress:
             progress.update(state.examples_seen - progress.n)
-            progress.set_postfix_str(f"train ppl {math.exp(recent['cost'] / recent['words']):.1f}", refresh=False)
+            progress.set_postfix_str(f"train ppl {training.exp_loss(recent['cost'] / recent['words']):.1f}", refresh=False)
 
-    def callback(model, state):
-        loss = training.evaluate(model, X_eval, y_eval)
-        loss = loss[0] / loss[1]
-        train_ppl = math.exp(recent["cost"] / max(recent["words"], 1))
-        recent.update(cost=0.0, words=0)
-        halved = s["halve_lr_on_rise"] and training.halve_on_rise(state, loss)
-        if not s["halve_lr_on_rise"]:
-            state.history.append((state.examples_seen, loss))
-        say(f"\n{datetime.datetime.now().isoformat(timespec='seconds')} ({state.examples_seen} sentences, "
-            f"epoch {state.epoch + 1})\n" + "-" * 50 +
-            f"\nLoss: {loss:f}   {split} perplexity {math.exp(loss):.1f}   train perplexity {train_ppl:.1f}"
-            + (f"\nSetting learning rate to {state.learning_rate:g}" if halved else ""))
-        for _ in range(s["sample"]):
-            say("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"])))
+    def checkpoint():
+        if not all(np.isfinite(p.get_value(borrow=True)).all() for p in model.params):
+            raise training.Diverged(f"the parameters became NaN or infinite after {state.examples_seen} sentences")
         save_checkpoint(out, model, state, index_to_word, s)
         plot_curve(out[:-4] + ".png" if out.endswith(".npz") else out + ".png", state.history,
                    f"{type(model).__name__} {model.hidden_dim} on {s['input_data_file'] or 'Penn Treebank'}")
+
+    def callback(model, state):
+        """Every PRINT_EVERY sentences: evaluate, maybe halve the rate, checkpoint, then sample (the
+        checkpoint is written before sampling draws random numbers, so a resumed run continues exactly)."""
+        total, words = training.evaluate(model, X_eval, y_eval)
+        loss = total / words
+        train_ppl = training.exp_loss(recent["cost"] / max(recent["words"], 1))
+        recent.update(cost=0.0, words=0)
+        halved = training.record_loss(state, loss, s["halve_lr_on_rise"])
+        checkpoint()
+        say(f"\n{datetime.datetime.now().isoformat(timespec='seconds')} ({state.examples_seen} sentences, "
+            f"epoch {state.epoch + 1})\n" + "-" * 50 +
+            f"\nLoss: {loss:f}   {split} perplexity {training.exp_loss(loss):.1f}   "
+            f"(training batches since the last report: {train_ppl:.1f})"
+            + (f"\nSetting learning rate to {state.learning_rate:g}" if halved else ""))
+        for _ in range(s["sample"]):
+            say("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"])))
         say(f"Saved model parameters to {out}.")
 
     stop = {}
@@ -274,26 +291,23 @@ def run_training(model, s, state, data, index_to_word, word_to_index, out):
         training.train_with_sgd(model, X_train, y_train, state, s["nepoch"], optimizer=s["optimizer"],
                                 clip=s["clip"], batch_size=s["batch_size"], callback_every=s["print_every"],
                                 callback=callback, on_batch=on_batch, should_stop=lambda: bool(stop))
-        if progress:
-            progress.close()
-        if not state.history or state.history[-1][0] != state.examples_seen:
-            callback(model, state)
-    except training.Diverged as error:
-        if progress:
-            progress.close()
-        print(f"error: training diverged: {error}; the last checkpoint in {out} (if any) is kept. "
-              "Try a smaller --learning-rate or --clip.", file=sys.stderr)
-        sys.exit(3)
     except training.Interrupted:
         if progress:
             progress.close()
-        save_checkpoint(out, model, state, index_to_word, s)
-        print(f"\n{stop['signal']}: saved the model and training state to {out} "
-              f"({state.examples_seen} sentences done); resume with --model-file {out}", file=sys.stderr)
+        checkpoint()
+        print(f"{stop['signal']}: saved the model and training state to {out} after {state.examples_seen} "
+              f"sentences; resume with --model-file {out}", file=sys.stderr)
         sys.exit(130 if stop["signal"] == "SIGINT" else 143)
+    except training.Diverged as error:
+        raise training.Diverged(f"{error}; the last checkpoint, if any, is kept in {out}") from None
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        if progress:
+            progress.close()
+    if not state.history or state.history[-1][0] != state.examples_seen:
+        checkpoint()         # the training state as it is: a later resume continues exactly from here
+        print(f"Saved model parameters to {out}.")
 
 
 def report(model, s, data, index_to_word, word_to_index):
@@ -308,11 +322,18 @@ def report(model, s, data, index_to_word, word_to_index):
 
 
 if __name__ == "__main__":
+    import training
     try:
         main(sys.argv[1:])
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except training.Diverged as error:
+        print(f"error: training diverged: {error}. Try a smaller --learning-rate or --clip.", file=sys.stderr)
+        sys.exit(3)
+    except OSError as error:       # e.g. the output folder is not writable, the disk is full
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:      # before training started (loading data, compiling)
         print("interrupted", file=sys.stderr)
         sys.exit(130)

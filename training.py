@@ -45,9 +45,14 @@ def evaluate(model, X, Y, batch_size=64):
     return total, int(np.sum(lengths))
 
 
+def exp_loss(loss):
+    """Perplexity from a mean cross-entropy (infinite rather than an OverflowError when training blows up)."""
+    return math.exp(loss) if loss < 700 else math.inf
+
+
 def perplexity(model, X, Y, batch_size=64):
     total, words = evaluate(model, X, Y, batch_size)
-    return math.exp(total / words)
+    return exp_loss(total / words)
 
 
 class Interrupted(Exception):
@@ -98,10 +103,11 @@ def train_with_sgd(model, X_train, y_train, state, nepoch, optimizer="sgd", clip
     return state
 
 
-def halve_on_rise(state, loss):
-    """The RNN tutorial's schedule: record the loss; if it rose since the last time, halve the rate."""
+def record_loss(state, loss, halve_on_rise=False):
+    """Add an evaluation to the history.  halve_on_rise: the RNN tutorial's schedule, halving the
+    learning rate when the loss rose since the previous evaluation.  Returns whether it halved."""
     state.history.append((state.examples_seen, float(loss)))
-    if len(state.history) > 1 and state.history[-1][1] > state.history[-2][1]:
+    if halve_on_rise and len(state.history) > 1 and state.history[-1][1] > state.history[-2][1]:
         state.learning_rate *= 0.5
         return True
     return False

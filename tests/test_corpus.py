@@ -80,7 +80,7 @@ def test_reserved_tokens_never_take_a_ranked_place():
 
 def test_vocabulary_larger_than_the_words_is_a_note(capsys):
     assert corpus.build_vocabulary(CRAFTED, 50) == [MASK, UNK, "f", "e", "d", "c", "b", "a"]
-    note = capsys.readouterr().err
+    note = capsys.readouterr().out
     assert note.count("\n") == 1 and "50" in note and "6" in note
 
 
@@ -517,7 +517,7 @@ def test_no_sentences_left_after_filtering(tmp_path):
 def test_summary_line_counts_skipped_sentences(tmp_path, capsys):
     path = write_csv(tmp_path / "mixed.csv", [["Hi. A longer sentence here. See http://a.b now.", "1"]])
     corpus.load_data(path, vocabulary_size=5, min_sent_characters=5)
-    summary = capsys.readouterr().err.strip()
+    summary = capsys.readouterr().out.strip()
     assert "\n" not in summary
     assert "1 sentences" in summary and "1 shorter than 5" in summary and "1 containing 'http'" in summary
 
