@@ -30,12 +30,15 @@ SETTINGS = [
      "a .csv (text in column 0, header row) or a text file; default: the Penn Treebank"),
     ("--vocabulary-size", "VOCABULARY_SIZE", int, None,
      "words kept, including the special tokens (default: all of PTB; 2000 for a file)"),
+    ("--vocabulary-layout", None, str, "gru", "word order of a file's vocabulary: 'gru' (the GRU tutorial's "
+     "<MASK/>, UNKNOWN_TOKEN, rarest first) or 'rnnlm' (the RNN tutorial's most common first, UNKNOWN_TOKEN last)"),
     ("--hidden-dim", "HIDDEN_DIM", int, 200, "units in the recurrent layer(s)"),
+    ("--layers", None, int, 1, "stacked LSTM layers (the LSTM only; the tutorials' GRU always has 2)"),
     ("--embedding-dim", "EMBEDDING_DIM", int, None,
      "accepted for the GRU tutorial's scripts, which read it but never used it: must equal --hidden-dim"),
     ("--learning-rate", "LEARNING_RATE", float, None,
      "step size (default: 0.005 for sgd as the RNN tutorial, 0.001 for rmsprop as the GRU one, 0.002 for adam)"),
-    ("--nepoch", "NEPOCH", int, 1, "epochs to train in total (0: only evaluate and sample)"),
+    ("--nepoch", "NEPOCH", int, 2, "epochs to train in total (0: only evaluate and sample)"),
     ("--model-output-file", "MODEL_OUTPUT_FILE", str, None,
      "where to save the model (default runs/<model>-<time>-<vocabulary>-<hidden>.npz)"),
     ("--print-every", "PRINT_EVERY", int, 10000, "sentences between progress reports, samples and checkpoints"),
@@ -69,7 +72,7 @@ def read_settings(argv):
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=None, help=text)
         else:
-            hint = f" [env {env}]" if env else ""
+            hint = (f" [default {default}]" if default is not None else "") + (f" [env {env}]" if env else "")
             parser.add_argument(flag, default=None, metavar=kind.__name__.upper(), help=text + hint)
     args = vars(parser.parse_args(argv))
     settings = {}
@@ -97,9 +100,12 @@ def check(s):
             raise InputError(message)
     need(s["model"] in MODELS, f"--model must be one of {', '.join(MODELS)}, got {s['model']!r}")
     need(s["optimizer"] in ("sgd", "rmsprop", "adam"), f"--optimizer must be sgd, rmsprop or adam, got {s['optimizer']!r}")
+    need(s["vocabulary_layout"] in ("gru", "rnnlm"),
+         f"--vocabulary-layout must be gru or rnnlm, got {s['vocabulary_layout']!r}")
     need(s["truncation"] in ("theano", "bptt"), f"--truncation must be theano or bptt, got {s['truncation']!r}")
     need(s["float"] in (32, 64), f"--float must be 32 or 64, got {s['float']}")
-    for name in ("hidden_dim", "batch_size", "print_every"):
+    need(s["layers"] == 1 or s["model"] == "lstm", f"--layers {s['layers']}: only the LSTM can be stacked")
+    for name in ("hidden_dim", "layers", "batch_size", "print_every"):
         need(s[name] >= 1, f"--{name.replace('_', '-')} must be at least 1, got {s[name]}")
     for name in ("nepoch", "max_sentences", "sample"):
         need(s[name] >= 0, f"--{name.replace('_', '-')} must not be negative, got {s[name]}")
@@ -119,22 +125,25 @@ def load_corpus(s):
     """{'train': (X, y), maybe 'valid', 'test'}, index_to_word, word_to_index."""
     import corpus
     if s["input_data_file"]:
-        X, y, word_to_index, index_to_word = corpus.load_data(s["input_data_file"], s["vocabulary_size"] or 2000)
+        X, y, word_to_index, index_to_word = corpus.load_data(s["input_data_file"], s["vocabulary_size"] or 2000,
+                                                              layout=s["vocabulary_layout"])
         data = {"train": (X, y)}
     else:
-        data = corpus.load_ptb(s["vocabulary_size"])
+        data = corpus.load_ptb(s["vocabulary_size"], layout=s["vocabulary_layout"])
         index_to_word, word_to_index = data.pop("index_to_word"), data.pop("word_to_index")
     if s["max_sentences"]:
         data["train"] = tuple(part[:s["max_sentences"]] for part in data["train"])
     return data, index_to_word, word_to_index
 
 
-def build_model(s, word_dim):
+def model_class(s):
+    """The class to build and its constructor options."""
     from gru_aesara import GRUAesara
     from lstm_aesara import LSTMAesara
     from rnn_aesara import RNNAesara
     cls = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}[s["model"]]
-    return cls, dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"])
+    options = dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"])
+    return cls, dict(options, layers=s["layers"]) if s["model"] == "lstm" else options
 
 
 def timed_step(model, X, Y, s, learning_rate):
@@ -190,14 +199,15 @@ def main(argv):
     np.random.seed(s["seed"])
     data, index_to_word, word_to_index = load_corpus(s)
     X_train, y_train = data["train"]
-    cls, options = build_model(s, len(index_to_word))
+    cls, options = model_class(s)
     out = s["model_output_file"] or os.path.join("runs", "%s-%s-%d-%d.npz" % (
         s["model"], datetime.datetime.now().strftime("%Y-%m-%d-%H-%M"), len(index_to_word), s["hidden_dim"]))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     default_rate = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
     state = training.TrainingState(s["learning_rate"] or default_rate)
     if s["model_file"]:
-        model = load_model_parameters_aesara(s["model_file"], cls, **options)
+        file_decides = {k: v for k, v in options.items() if k != "layers"}     # the file holds its layers
+        model = load_model_parameters_aesara(s["model_file"], cls, **file_decides)
         if model.word_dim != len(index_to_word):
             raise InputError(f"{s['model_file']}: parameters for a vocabulary of {model.word_dim} words, "
                              f"but the data has {len(index_to_word)}")
@@ -215,7 +225,8 @@ def main(argv):
         f"bptt_truncate={model.bptt_truncate}, truncation='{model.truncation}' (" +
         ("the originals' scan: only the last k steps of each sentence" if model.truncation == "theano"
          else "the tutorial's: each output's error flows back k steps") + ")")
-    print(f"{type(model).__name__}: vocabulary {model.word_dim}, hidden {model.hidden_dim}, {meaning}; "
+    layers = f" x {model.layers} layers" if getattr(model, "layers", 1) > 1 else ""
+    print(f"{type(model).__name__}: vocabulary {model.word_dim}, hidden {model.hidden_dim}{layers}, {meaning}; "
           f"{s['optimizer']} lr {state.learning_rate:g}, batch {s['batch_size']}, float{s['float']}, "
           f"{backend.NAME} {backend.VERSION}; {len(y_train)} training sentences")
 
