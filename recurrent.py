@@ -93,6 +93,11 @@ class RecurrentLM:
             self.slots.append(variable)
         return getattr(self, name)
 
+    @classmethod
+    def file_options(cls, arrays):
+        """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
+        return {}
+
     def lookup(self, M, x):
         """The columns M[:, x_t] of an input matrix for every token, as rows: shape x.shape + (rows of M,)."""
         rows = M.get_value(borrow=True).shape[0]    # a constant, so later shapes are known when compiling
@@ -102,11 +107,6 @@ class RecurrentLM:
     def split(self, a, n):
         """n blocks of hidden_dim columns: the gates of a product with stacked gate matrices."""
         return split_columns(a, [self.hidden_dim] * n)
-
-    @classmethod
-    def file_options(cls, arrays):
-        """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
-        return {}
 
     def step_weights(self):
         """Matrices the step uses, prepared once outside the loop (e.g. gate matrices stacked for one
@@ -143,15 +143,15 @@ class RecurrentLM:
         return nll.reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
-    def build(self, x, y=None, lengths=None, initial=None):
-        """Symbolic forward pass over a padded batch x (T, B) with sentence lengths (B,) (None: all T).
-        Returns a dict: states, probs, and with targets y: nll (T, B), cost (summed over real tokens),
-        train_cost (the cost whose gradient the truncation mode prescribes)."""
+    def build(self, x, y=None, lengths=None):
+        """Symbolic forward pass over a padded batch x (T, B) with sentence lengths (B,) (None: all T),
+        from zero states.  Returns a dict: probs, and with targets y: nll (T, B), cost (summed over real
+        tokens), train_cost (the cost whose gradient the truncation mode prescribes)."""
         T, B = x.shape[0], x.shape[1]
         sequences = self.inputs(x)
-        initial = self.zero_states(B) if initial is None else initial
+        initial = self.zero_states(B)
         states = self.run(sequences, initial)
-        out = {"states": states, "probs": softmax(self.logits(states[-1]), axis=-1)}
+        out = {"probs": softmax(self.logits(states[-1]), axis=-1)}
         if y is None:
             return out
         mask = None if lengths is None else at.cast(at.lt(at.arange(T)[:, None], lengths[None, :]), floatX())

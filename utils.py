@@ -15,6 +15,7 @@ import numpy as np
 from backend import floatX
 from corpus import load_data  # noqa: F401  (the tutorials imported load_data from utils)
 from errors import InputError
+from training import TrainingState
 
 
 def write_atomically(path, write):
@@ -115,7 +116,7 @@ def save_checkpoint(model_path, model, state, index_to_word, settings):
     again (so the state file alone is consistent even if a crash falls between the two writes),
     optimizer slots, the global np.random state, the position in training, vocabulary and settings.
     No pickles: strings are unicode arrays, settings JSON."""
-    kind, keys, position, has_gauss, cached = np.random.get_state()
+    _, keys, position, has_gauss, cached = np.random.get_state()       # the legacy MT19937 state
     batches = state.batches or []
     arrays = {"param:" + p.name: p.get_value() for p in model.params}
     arrays.update({"slot:" + s.name: s.get_value() for s in model.slots})
@@ -136,7 +137,6 @@ def save_checkpoint(model_path, model, state, index_to_word, settings):
 def load_checkpoint(model_path, model):
     """Restore a checkpoint written by save_checkpoint into model and np.random; returns
     (TrainingState, index_to_word, settings)."""
-    from training import TrainingState
     path = state_path(model_path)
     arrays = read_arrays(path)
     try:

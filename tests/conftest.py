@@ -15,7 +15,7 @@ from lstm_aesara import LSTMAesara  # noqa: E402
 from rnn_aesara import RNNAesara  # noqa: E402
 
 CLASSES = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}
-WORD_DIM, HIDDEN_DIM = 13, 5
+WORD_DIM, HIDDEN_DIM = 20, 7   # the sizes of the original-code reference files in tests/data/original
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def bad_files(tmp_path):
                                        b=np.zeros((6, HIDDEN_DIM)), V=np.zeros((WORD_DIM, HIDDEN_DIM)),
                                        c=np.zeros(WORD_DIM)), "holds E, b, c"
     yield "shape", write_npz(tmp_path / "i.npz", **dict(good, U=np.zeros((6, HIDDEN_DIM, HIDDEN_DIM)))), \
-        "U has shape (6, 5, 5)"
+        f"U has shape (6, {HIDDEN_DIM}, {HIDDEN_DIM})"
 
 
 def test_bad_parameter_files_get_one_line_errors_naming_the_file(tmp_path):
@@ -131,7 +131,7 @@ def test_an_interrupted_save_leaves_the_previous_file(tmp_path, monkeypatch):
 @all_kinds
 def test_gradient_check_passes_for_every_model(model):
     x, y = [1, 4, 0, 7, 7, 12], [4, 0, 7, 7, 12, 3]
-    worst = gradient_check_aesara(model, x, y, h=1e-5, error_threshold=1e-5, max_checks=12, verbose=False)
+    worst = gradient_check_aesara(model, x, y, h=1e-5, error_threshold=1e-4, max_checks=12, verbose=False)
     assert set(worst) == {p.name for p in model.params}
     assert model.bptt_truncate == 4          # restored
 
