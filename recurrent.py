@@ -137,9 +137,11 @@ class RecurrentLM:
         return [at.zeros((n, self.hidden_dim), dtype=floatX()) for _ in self.state_names]
 
     def nll(self, h, y):
-        """Negative log-likelihood of targets y under softmax(logits(h)), elementwise over y's shape."""
-        logits = self.logits(h)
-        nll, _probs = softmax_crossentropy(logits.reshape((-1, logits.shape[-1])), y.flatten())
+        """Negative log-likelihood of targets y under softmax(logits(h)), elementwise over y's shape.
+        The states are flattened to rows first: V's gradient is then one plain product, which Aesara
+        folds with the SGD update into a single in-place GEMM (through a reshape it cannot)."""
+        logits = self.logits(h.reshape((-1, self.hidden_dim)))
+        nll, _probs = softmax_crossentropy(logits, y.flatten())
         return nll.reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
