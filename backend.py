@@ -12,10 +12,12 @@ Every other module imports from here, so the differences are handled once:
 """
 import ctypes
 import glob
+import hashlib
 import importlib
 import importlib.util
 import logging
 import os
+import subprocess
 import warnings
 
 NAMES = ("aesara", "pytensor")
@@ -68,9 +70,45 @@ def _import(name):
     else:
         _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
         import pytensor as lib
-    for module in ("tensor", "tensor.special", "gradient", "graph.op", "graph.basic"):
+    for module in ("tensor", "tensor.special", "gradient", "graph.op", "graph.basic", "link.c.cmodule"):
         importlib.import_module(f"{name}.{module}")
+    if "gcc__cxxflags" not in os.environ.get(f"{name.upper()}_FLAGS", "") and lib.config.cxx:
+        lib.config.gcc__cxxflags = _faster_compiles(lib)
     return lib
+
+
+def _faster_compiles(lib):
+    """Compiler flags that make a cold start (an empty compile cache) about twice as fast.
+
+    Every op becomes its own C++ module, and gcc spends most of each one's ~0.5 s parsing the Python
+    and numpy headers, then optimising loops that mostly see a few hundred numbers.  So: -O1 with
+    loop vectorisation instead of -O3 (the heavy arithmetic is BLAS's and numpy's; a GRU step is
+    about 7% slower, a compile 20% faster), and a precompiled header.  gcc looks for a module's first
+    include, <Python.h>, as Python.h.gch in the directory given first, and there finds all the common
+    headers already parsed.  It silently ignores a precompiled header built with other options, so
+    at worst nothing is gained."""
+    optimize = "-O1 -ftree-vectorize"
+    lib.config.gcc__cxxflags = optimize
+    cmodule = lib.link.c.cmodule
+    flags = ["-g", "-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
+    folder = os.path.join(lib.config.compiledir, "pch-" + hashlib.sha1(" ".join(flags).encode()).hexdigest()[:16])
+    target = os.path.join(folder, "Python.h.gch")
+    if " " in folder:                                # the flags are split on spaces
+        return optimize
+    if not os.path.exists(target):
+        os.makedirs(folder, exist_ok=True)
+        header = os.path.join(folder, "headers.h")
+        includes = ["<Python.h>", "<iostream>", f'"{lib.__name__}_mod_helper.h"', "<math.h>",
+                    "<numpy/arrayobject.h>", "<numpy/arrayscalars.h>", "<numpy/npy_math.h>", "<vector>", "<algorithm>"]
+        with open(header, "w") as f:
+            f.writelines(f"#include {name}\n" for name in includes)
+        partial = f"{target}.{os.getpid()}"
+        command = [lib.config.cxx, "-x", "c++-header", *flags, *(f"-I{d}" for d in cmodule.std_include_dirs()),
+                   "-o", partial, header]
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            return optimize
+        os.replace(partial, target)                  # whole or not at all, if processes race
+    return f"{optimize} -I{folder}"
 
 
 if _forced:
