@@ -84,7 +84,7 @@ def original_structure_step(model, optimizer):
     return lambda xs, ys: f(xs, ys, 0.001, *[0.9] * len(extra))
 
 
-def sentence_rows(repeats, torch_bench):
+def sentence_rows(repeats, torch_times):
     rng = np.random.RandomState(0)
     rows = []
     for label, cls, V, H, k, optimizer in SENTENCE_CASES:
@@ -98,14 +98,14 @@ def sentence_rows(repeats, torch_bench):
         row = {"case": label, "ours_ms": median_ms(step, repeats), "compile_s": compile_s}
         original = original_structure_step(cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
         row["original_ms"] = median_ms(lambda: original(x, y), max(5, repeats // 3))
-        if torch_bench:
-            row["torch_ms"] = torch_bench.sentence_step_ms(TORCH_KIND[cls], V, H, k, length=LENGTH, repeats=repeats)
+        if torch_times:
+            row["torch_ms"] = torch_times["sentences"][len(rows)]
         rows.append(row)
         print(f"  {label}: {row}", file=sys.stderr, flush=True)
     return rows
 
 
-def ptb_row(repeats, torch_bench):
+def ptb_row(repeats, torch_times):
     """Zaremba et al.'s small PTB model (2x200 LSTM, 10k words, batch 20 x 20 steps, SGD, clip 5)."""
     V, H, B, T = 10000, 200, 20, 20
     rng = np.random.RandomState(1)
@@ -118,25 +118,33 @@ def ptb_row(repeats, torch_bench):
     step()
     row = {"case": "PTB small: LSTM 2x200, vocabulary 10000, batch 20x20, SGD, clip 5",
            "compile_s": time.perf_counter() - start, "ours_ms": median_ms(step, repeats)}
-    if torch_bench:
-        row["torch_ms"] = torch_bench.ptb_small_tokens_per_s(V, H, 2, B, T, repeats=repeats)[0]
+    if torch_times:
+        row["torch_ms"] = torch_times["ptb"]
     row["tokens"] = B * T
     print(f"  PTB: {row}", file=sys.stderr, flush=True)
     return row
 
 
+def pytorch_times(repeats):
+    """PyTorch's times for the same cases, measured in a process of its own: beside Aesara's OpenBLAS
+    threads PyTorch's compete for the two cores (its RNN step: 2.4 ms alone, 4.5 ms in our process).
+    None when PyTorch is not importable."""
+    cases = [[TORCH_KIND[cls], V, H, k, LENGTH] for _label, cls, V, H, k, _optimizer in SENTENCE_CASES]
+    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
+               "--json", json.dumps(cases), str(repeats)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
+              file=sys.stderr)
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def measure(repeats, with_torch):
-    torch_bench = None
-    if with_torch:
-        try:
-            import bench_torch as torch_bench
-        except ImportError:
-            print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
-                  file=sys.stderr)
+    torch_times = pytorch_times(repeats) if with_torch else None
     return {"backend": f"{backend.NAME} {backend.VERSION}", "python": platform.python_version(),
-            "numpy": np.__version__,
-            "torch": torch_bench.torch.__version__ if torch_bench else None,
-            "sentences": sentence_rows(repeats, torch_bench), "ptb": ptb_row(repeats, torch_bench)}
+            "numpy": np.__version__, "torch": torch_times["version"] if torch_times else None,
+            "sentences": sentence_rows(repeats, torch_times), "ptb": ptb_row(repeats, torch_times)}
 
 
 def ratio(a, b):

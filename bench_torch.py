@@ -18,6 +18,7 @@ Functions:
 
 Run ``python bench_torch.py [threads]`` for a table of the standard configurations.
 """
+import json
 import math
 import time
 
@@ -260,9 +261,20 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
     return ms, batch * steps / (ms / 1000.0)
 
 
+def measure_json(cases, repeats):
+    """bench.py's PyTorch column: ms per step for each [kind, word_dim, hidden_dim, bptt_truncate,
+    length] and for the PTB configuration, as one JSON line."""
+    sentences = [sentence_step_ms(kind, V, H, k, length=length, repeats=repeats) for kind, V, H, k, length in cases]
+    ptb_ms = ptb_small_tokens_per_s(repeats=repeats)[0]
+    print(json.dumps({"version": torch.__version__, "sentences": sentences, "ptb": ptb_ms}))
+
+
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:2] == ["--json"]:   # python bench_torch.py --json CASES REPEATS (used by bench.py)
+        measure_json(json.loads(sys.argv[2]), int(sys.argv[3]))
+        sys.exit()
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # python bench_torch.py [threads]
     print(f"PyTorch {torch.__version__}, CPU eager, float32, {threads} threads")
     print(f"{'model':<6} {'word_dim':>8} {'hidden':>6} {'bptt':>5} {'update':>8} {'ms/step':>8}")

@@ -15,7 +15,8 @@ def global_norm(grads):
     Aesara's reduction accumulates float32 in float64, one element at a time (PTB small: 0.6 ms per
     step for all gradients instead of 4 ms)."""
     def squared(g):
-        v = (sparse_columns(g)[1] if sparse_columns(g) else g).flatten()
+        sparse = sparse_columns(g)
+        v = (sparse[1] if sparse else g).flatten()
         return at.dot(v, v)
     return at.sqrt(sum(squared(g) for g in grads))
 
