@@ -13,6 +13,7 @@ everything inside one scan (input lookup, one product per gate, softmax), Theano
 stock Aesara ops and dense gradients for every parameter.
 """
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -43,6 +44,7 @@ SENTENCE_CASES = [
 ]
 TORCH_KIND = {RNNAesara: "rnn", LSTMAesara: "lstm", GRUAesara: "gru"}
 LENGTH = 45          # words in the timed sentence (DESIGN.md section 5)
+PTB_SMALL = (10000, 200, 2, 20, 20)     # vocabulary, hidden, layers, batch, steps (Zaremba et al.'s small model)
 
 
 def original_structure_step(model, optimizer):
@@ -107,12 +109,12 @@ def sentence_rows(repeats, torch_times):
 
 def ptb_row(repeats, torch_times):
     """Zaremba et al.'s small PTB model (2x200 LSTM, 10k words, batch 20 x 20 steps, SGD, clip 5)."""
-    V, H, B, T = 10000, 200, 20, 20
+    V, H, layers, B, T = PTB_SMALL
     rng = np.random.RandomState(1)
     X, Y = (rng.randint(0, V, (T, B)).astype(np.int32) for _ in range(2))
     lengths = np.full(B, T, np.int32)
     np.random.seed(0)
-    model = LSTMAesara(V, hidden_dim=H, bptt_truncate=-1, layers=2)
+    model = LSTMAesara(V, hidden_dim=H, bptt_truncate=-1, layers=layers)
     step = (lambda: model.train_batch(X, Y, lengths, 1.0, clip=5.0))
     start = time.perf_counter()
     step()
@@ -128,16 +130,16 @@ def ptb_row(repeats, torch_times):
 def pytorch_times(repeats):
     """PyTorch's times for the same cases, measured in a process of its own: beside Aesara's OpenBLAS
     threads PyTorch's compete for the two cores (its RNN step: 2.4 ms alone, 4.5 ms in our process).
-    None when PyTorch is not importable."""
-    cases = [[TORCH_KIND[cls], V, H, k, LENGTH] for _label, cls, V, H, k, _optimizer in SENTENCE_CASES]
-    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
-               "--json", json.dumps(cases), str(repeats)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
+    None when PyTorch is not installed."""
+    if importlib.util.find_spec("torch") is None:
         print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
               file=sys.stderr)
         return None
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    cases = [[TORCH_KIND[cls], V, H, k, LENGTH] for _label, cls, V, H, k, _optimizer in SENTENCE_CASES]
+    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
+               "--json", json.dumps({"sentences": cases, "ptb": PTB_SMALL}), str(repeats)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def measure(repeats, with_torch):

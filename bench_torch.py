@@ -262,10 +262,11 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
 
 
 def measure_json(cases, repeats):
-    """bench.py's PyTorch column: ms per step for each [kind, word_dim, hidden_dim, bptt_truncate,
-    length] and for the PTB configuration, as one JSON line."""
-    sentences = [sentence_step_ms(kind, V, H, k, length=length, repeats=repeats) for kind, V, H, k, length in cases]
-    ptb_ms = ptb_small_tokens_per_s(repeats=repeats)[0]
+    """bench.py's PyTorch column, as one JSON line: ms per step for each sentence case [kind, word_dim,
+    hidden_dim, bptt_truncate, length] and for the PTB case [word_dim, hidden_dim, layers, batch, steps]."""
+    sentences = [sentence_step_ms(kind, V, H, k, length=length, repeats=repeats)
+                 for kind, V, H, k, length in cases["sentences"]]
+    ptb_ms = ptb_small_tokens_per_s(*cases["ptb"], repeats=repeats)[0]
     print(json.dumps({"version": torch.__version__, "sentences": sentences, "ptb": ptb_ms}))
 
 
