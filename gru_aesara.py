@@ -18,6 +18,8 @@ from recurrent import RecurrentLM, hard_sigmoid, split_columns, uniform
 
 class GRUAesara(RecurrentLM):
     state_names = ("s1", "s2")
+    layers = 2
+    tables = ("E",)
 
     def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, truncation="theano"):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
@@ -29,7 +31,7 @@ class GRUAesara(RecurrentLM):
                         V=uniform(m, (n, m)),
                         c=np.zeros(n))
         for p in self.params:   # the tutorial creates its RMSprop caches with the model
-            self.slot("m" + p.name, p.get_value().shape)
+            self.slot("m" + p.name, like=p)
 
     def input_weights(self, l):
         """U_0, U_1, U_2 of layer l side by side and its biases, for one product with the layer's input."""
@@ -41,19 +43,18 @@ class GRUAesara(RecurrentLM):
 
     def inputs(self, x):
         U, b = self.input_weights(0)
-        return [at.dot(self.lookup(self.E, x), U) + b]
+        return [self.project(self.lookup(self.E, x), U) + b]
 
-    def step_weights(self):
-        return [*self.recurrent_weights(0), *self.input_weights(1), *self.recurrent_weights(1)]
+    def layer_inputs(self, l, s_below):
+        U, b = self.input_weights(l)
+        return [self.project(s_below, U) + b]
 
-    def step(self, Ux_t, s1_prev, s2_prev, W_zr1, W_c1, U_2, b_2, W_zr2, W_c2):
-        s1 = self.layer(Ux_t, s1_prev, W_zr1, W_c1)
-        s2 = self.layer(at.dot(s1, U_2) + b_2, s2_prev, W_zr2, W_c2)
-        return [s1, s2]
+    def step_weights(self, l):
+        return list(self.recurrent_weights(l))
 
-    def layer(self, Ux, s_prev, W_zr, W_c):
-        """One GRU layer, given U x + b of its three rows."""
-        Ux_zr, Ux_c = split_columns(Ux, [2 * self.hidden_dim, self.hidden_dim])
+    def step(self, Ux_t, s_prev, W_zr, W_c):
+        """One GRU layer, given U x_t + b of its three rows."""
+        Ux_zr, Ux_c = split_columns(Ux_t, [2 * self.hidden_dim, self.hidden_dim])
         z, r = self.split(hard_sigmoid(Ux_zr + at.dot(s_prev, W_zr)), 2)
         c = at.tanh(Ux_c + at.dot(s_prev * r, W_c))
         return (1 - z) * c + z * s_prev

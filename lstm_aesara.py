@@ -22,6 +22,7 @@ GATES = "ifog"
 
 
 class LSTMAesara(RecurrentLM):
+    tables = tuple(f"U_{k}" for k in GATES)      # layer 1's; higher layers multiply states
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", layers=1):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
@@ -60,24 +61,16 @@ class LSTMAesara(RecurrentLM):
         Ux = [self.lookup(getattr(self, f"U_{k}"), x) for k in GATES]
         return [at.concatenate(Ux, axis=-1) + self.stacked("b", 0)]
 
-    def step_weights(self):
-        """[W_i; W_f; W_o; W_g] per layer (and above layer 1 the same for U, with the biases), for rows."""
-        weights = [self.stacked("W", 0).T]
-        for l in range(1, self.layers):
-            weights += [self.stacked("U", l).T, self.stacked("b", l), self.stacked("W", l).T]
-        return weights
+    def layer_inputs(self, l, s_below):
+        return [self.project(s_below, self.stacked("U", l).T) + self.stacked("b", l)]
 
-    def step(self, Ux_t, *states_and_weights):
-        states, weights = states_and_weights[:2 * self.layers], states_and_weights[2 * self.layers:]
-        new = list(self.cell(Ux_t, states[0], states[1], weights[0]))
-        for l in range(1, self.layers):
-            U, b, W = weights[3 * l - 2:3 * l + 1]
-            new += self.cell(at.dot(new[-1], U) + b, states[2 * l], states[2 * l + 1], W)
-        return new
+    def step_weights(self, l):
+        """[W_i; W_f; W_o; W_g] of layer l, for one product with the state rows."""
+        return [self.stacked("W", l).T]
 
-    def cell(self, Ux, c_prev, s_prev, W):
-        """One LSTM cell, given U x + b for its four gates."""
-        a_i, a_f, a_o, a_g = self.split(Ux + at.dot(s_prev, W), 4)
+    def step(self, Ux_t, c_prev, s_prev, W):
+        """One LSTM cell, given U x_t + b for its four gates."""
+        a_i, a_f, a_o, a_g = self.split(Ux_t + at.dot(s_prev, W), 4)
         i, f, o, g = at.sigmoid(a_i), at.sigmoid(a_f), at.sigmoid(a_o), at.tanh(a_g)
         c = f * c_prev + i * g
         s = o * at.tanh(c)

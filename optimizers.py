@@ -41,7 +41,7 @@ def rmsprop(model, params, grads, lr, scale):
     updates = []
     for p, g in zip(params, grads):
         g = g * scale
-        cache = model.slot("m" + p.name, p.get_value().shape)
+        cache = model.slot("m" + p.name, like=p)
         m = decay * cache + (1 - decay) * at.square(g)
         updates += [(p, p - lr * g / at.sqrt(m + 1e-6)), (cache, m)]
     return [decay], updates
@@ -54,8 +54,7 @@ def adam(model, params, grads, lr, scale, beta1=0.9, beta2=0.999, eps=1e-8):
     updates = [(step, t)]
     for p, g in zip(params, grads):
         g = g * scale
-        shape = p.get_value().shape
-        m, v = model.slot("adam_m_" + p.name, shape), model.slot("adam_v_" + p.name, shape)
+        m, v = model.slot("adam_m_" + p.name, like=p), model.slot("adam_v_" + p.name, like=p)
         m_new = beta1 * m + (1 - beta1) * g
         v_new = beta2 * v + (1 - beta2) * at.square(g)
         m_hat = m_new / at.cast(1 - beta1 ** t, floatX())

@@ -9,6 +9,7 @@ from recurrent import RecurrentLM, uniform
 
 class RNNAesara(RecurrentLM):
     state_names = ("s",)
+    tables = ("U",)
 
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano"):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)

@@ -12,9 +12,9 @@ import zipfile
 
 import numpy as np
 
-from backend import floatX
 from corpus import load_data  # noqa: F401  (the tutorials imported load_data from utils)
 from errors import InputError
+from recurrent import assign
 from training import TrainingState
 
 
@@ -84,7 +84,7 @@ def set_parameters(model, arrays, source):
         if not np.all(np.isfinite(value)):
             raise InputError(f"{source}: {p.name} contains NaN or infinite values")
     for p in model.params:
-        p.set_value(arrays[p.name].astype(floatX()))
+        assign(p, arrays[p.name])
 
 
 def load_model_parameters_aesara(path, modelClass, **options):
@@ -142,7 +142,7 @@ def load_checkpoint(model_path, model):
     try:
         set_parameters(model, {k[6:]: v for k, v in arrays.items() if k.startswith("param:")}, path)
         for name, value in ((k[5:], v) for k, v in arrays.items() if k.startswith("slot:")):
-            model.slot(name, value.shape).set_value(value.astype(floatX()))
+            assign(model.slot(name, like=value), value)
         epoch, position, seen, mid_epoch = (int(v) for v in arrays["counters"])
         sizes, flat = arrays["batch_sizes"], arrays["batch_sentences"].tolist()
         ends = np.cumsum(sizes)
