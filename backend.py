@@ -78,19 +78,21 @@ def _import(name):
 
 
 def _faster_compiles(lib):
-    """Compiler flags that make a cold start (an empty compile cache) a third faster.
+    """Compiler flags that make a cold start (an empty compile cache) almost twice as fast.
 
     Every op becomes its own C++ module, and gcc spends about half of each one's 0.6 s parsing the
     Python and numpy headers.  gcc looks for a module's first include, <Python.h>, as Python.h.gch in
     the directory given first: we put there a precompiled header with all the common headers parsed.
     gcc silently ignores a precompiled header built with other options, so at worst nothing is gained.
+    -g0 undoes the -g that the library always passes: debugging information for generated code
+    nobody steps through cost a fifth of each compile.
     (-O1 would compile faster still, but made the PTB step's backward scan twice as slow.)"""
     cmodule = lib.link.c.cmodule
-    flags = ["-g", "-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
+    flags = ["-g0", "-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
     folder = os.path.join(lib.config.compiledir, "pch-" + hashlib.sha1(" ".join(flags).encode()).hexdigest()[:16])
     target = os.path.join(folder, "Python.h.gch")
     if " " in folder:                                # the flags are split on spaces
-        return ""
+        return "-g0"
     if not os.path.exists(target):
         os.makedirs(folder, exist_ok=True)
         header = os.path.join(folder, "headers.h")
@@ -102,9 +104,9 @@ def _faster_compiles(lib):
         command = [lib.config.cxx, "-x", "c++-header", *flags, *(f"-I{d}" for d in cmodule.std_include_dirs()),
                    "-o", partial, header]
         if subprocess.run(command, capture_output=True).returncode != 0:
-            return ""
+            return "-g0"
         os.replace(partial, target)                  # whole or not at all, if processes race
-    return f"-I{folder}"
+    return f"-g0 -I{folder}"
 
 
 if _forced:
