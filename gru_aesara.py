@@ -13,6 +13,7 @@ It trains with RMSprop: its sgd_step(x, y, learning_rate, decay=0.9) is the tuto
 import numpy as np
 
 from backend import at
+from kernels import tanh
 from recurrent import RecurrentLM, hard_sigmoid, split_columns, uniform
 
 
@@ -56,7 +57,7 @@ class GRUAesara(RecurrentLM):
         """One GRU layer, given U x_t + b of its three rows."""
         Ux_zr, Ux_c = split_columns(Ux_t, [2 * self.hidden_dim, self.hidden_dim])
         z, r = self.split(hard_sigmoid(Ux_zr + at.dot(s_prev, W_zr)), 2)
-        c = at.tanh(Ux_c + at.dot(s_prev * r, W_c))
+        c = tanh(Ux_c + at.dot(s_prev * r, W_c))
         return (1 - z) * c + z * s_prev
 
     def logits(self, s2):

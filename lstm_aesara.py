@@ -16,6 +16,7 @@ import numpy as np
 
 from backend import at
 from errors import InputError
+from kernels import sigmoid, tanh
 from recurrent import RecurrentLM, uniform
 
 GATES = "ifog"
@@ -71,9 +72,9 @@ class LSTMAesara(RecurrentLM):
     def step(self, Ux_t, c_prev, s_prev, W):
         """One LSTM cell, given U x_t + b for its four gates."""
         a_i, a_f, a_o, a_g = self.split(Ux_t + at.dot(s_prev, W), 4)
-        i, f, o, g = at.sigmoid(a_i), at.sigmoid(a_f), at.sigmoid(a_o), at.tanh(a_g)
+        i, f, o, g = sigmoid(a_i), sigmoid(a_f), sigmoid(a_o), tanh(a_g)
         c = f * c_prev + i * g
-        s = o * at.tanh(c)
+        s = o * tanh(c)
         return [c, s]
 
     def logits(self, s):

@@ -4,6 +4,7 @@
     o_t = softmax(V s_t)
 """
 from backend import at
+from kernels import tanh
 from recurrent import RecurrentLM, uniform
 
 
@@ -22,7 +23,7 @@ class RNNAesara(RecurrentLM):
         return [self.lookup(self.U, x)]
 
     def step(self, Ux_t, s_prev):
-        return at.tanh(Ux_t + at.dot(s_prev, self.W.T))
+        return tanh(Ux_t + at.dot(s_prev, self.W.T))
 
     def logits(self, s):
         return at.dot(s, self.V.T)
