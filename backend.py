@@ -34,25 +34,72 @@ def _flags(name, **defaults):
     os.environ[variable] = ",".join(filter(None, [given] + extra))
 
 
-def _bundled_blas():
-    """Linker flags for the OpenBLAS inside scipy's wheel, if it exports the plain Fortran names
-    (sgemm_, ...) that the C code calls.  scipy.linalg loads it (with its own runtime libraries), so
-    compiled modules that name it resolve against the copy already in the process."""
+def _scipy_openblas():
+    """(folder, file name, symbol prefix) of the OpenBLAS inside scipy's wheel, or None.  Older wheels
+    export the plain Fortran names the C ops call (sgemm_), newer ones prefix them (scipy_sgemm_).
+    scipy.linalg loads the library (with its own runtime libraries), so compiled modules that name it
+    resolve against the copy already in the process."""
     try:
         spec = importlib.util.find_spec("scipy")
         importlib.import_module("scipy.linalg")
     except ImportError:
-        return ""
+        return None
     folder = os.path.normpath(os.path.join(os.path.dirname(spec.origin), os.pardir, "scipy.libs"))
-    for path in sorted(glob.glob(os.path.join(folder, "libopenblas*.so*"))):
+    for path in sorted(glob.glob(os.path.join(folder, "lib*openblas*.so*"))):
         if any(c in path for c in " ,"):            # the flag syntax cannot quote them
             continue
         try:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL).sgemm_
-        except (OSError, AttributeError):
+            library = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
             continue
-        return f"-L{folder} -l:{os.path.basename(path)}"
-    return ""
+        for prefix in ("", "scipy_"):
+            if hasattr(library, prefix + "sgemm_"):
+                return folder, os.path.basename(path), prefix
+    return None
+
+
+def _plain_blas():
+    """Linker flags for scipy's OpenBLAS when it exports the plain names, else empty."""
+    found = _scipy_openblas()
+    return f"-L{found[0]} -l:{found[1]}" if found and not found[2] else ""
+
+
+# The BLAS routines the libraries' C ops call, with their number of (pointer) arguments.
+_BLAS_ROUTINES = {"gemm": 13, "gemv": 11, "ger": 9, "axpy": 6, "copy": 5, "scal": 4, "swap": 5, "dot": 5}
+
+
+def _prefixed_blas(lib):
+    """Linker flags for a small library that gives scipy's prefixed OpenBLAS routines their plain
+    names (sgemm_ calls scipy_sgemm_, ...), built once into the compile cache; empty if impossible."""
+    found = _scipy_openblas()
+    if not found or not found[2] or not lib.config.cxx:
+        return ""
+    folder, name, prefix = found
+    lines = []
+    for routine, n in _BLAS_ROUTINES.items():
+        for letter, real in (("s", "float"), ("d", "double")):
+            result = real if routine == "dot" else "void"
+            params, args = ", ".join(f"void *a{i}" for i in range(n)), ", ".join(f"a{i}" for i in range(n))
+            lines += [f"{result} {prefix}{letter}{routine}_({params});",
+                      f"{result} {letter}{routine}_({params}) {{ {'return ' * (result != 'void')}"
+                      f"{prefix}{letter}{routine}_({args}); }}"]
+    source = "\n".join(lines) + "\n"
+    where = os.path.join(lib.config.compiledir, "blas-" + hashlib.sha1((source + folder + name).encode()).hexdigest()[:16])
+    target = os.path.join(where, "librnnlm_blas.so")
+    if " " in where or "," in where:
+        return ""
+    if not os.path.exists(target):
+        os.makedirs(where, exist_ok=True)
+        with open(os.path.join(where, "blas.c"), "w") as f:
+            f.write(source)
+        partial = f"{target}.{os.getpid()}"
+        command = [lib.config.cxx, "-x", "c", "-shared", "-fPIC", "-O2", "-Wl,-soname,librnnlm_blas.so",
+                   "-o", partial, os.path.join(where, "blas.c"), f"-L{folder}", f"-l:{name}", f"-Wl,-rpath,{folder}"]
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            return ""
+        os.replace(partial, target)
+    ctypes.CDLL(target, mode=ctypes.RTLD_GLOBAL)
+    return f"-L{where} -lrnnlm_blas -Wl,-rpath,{where}"
 
 
 # This rewrite folds a scalar factor into a product even when the product has other users, so a
@@ -61,19 +108,23 @@ NO_DOT22SCALAR = "local_dot22_to_dot22scalar"
 
 
 def _import(name):
+    users = os.environ.get(f"{name.upper()}_FLAGS", "")
     logging.getLogger(f"{name}.tensor.blas").setLevel(logging.ERROR)
     if name == "aesara":
-        _flags("aesara", blas__ldflags=_bundled_blas(), allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
+        _flags("aesara", blas__ldflags=_plain_blas(), allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")      # numpy.distutils' BLAS probe
             import aesara as lib
     else:
         _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
         import pytensor as lib
-    for module in ("tensor", "tensor.special", "gradient", "graph.op", "graph.basic", "link.c.cmodule"):
+    for module in ("tensor", "tensor.special", "tensor.elemwise", "gradient", "graph.op", "graph.basic",
+                   "link.c.cmodule", "scalar.basic", "scalar.math"):
         importlib.import_module(f"{name}.{module}")
-    if "gcc__cxxflags" not in os.environ.get(f"{name.upper()}_FLAGS", "") and lib.config.cxx:
+    if "gcc__cxxflags" not in users and lib.config.cxx:
         lib.config.gcc__cxxflags = _faster_compiles(lib)
+    if "blas__ldflags" not in users and not lib.config.blas__ldflags:
+        lib.config.blas__ldflags = _prefixed_blas(lib)
     return lib
 
 
@@ -85,14 +136,17 @@ def _faster_compiles(lib):
     the directory given first: we put there a precompiled header with all the common headers parsed.
     gcc silently ignores a precompiled header built with other options, so at worst nothing is gained.
     -g0 undoes the -g that the library always passes: debugging information for generated code
-    nobody steps through cost a fifth of each compile.
+    nobody steps through cost a fifth of each compile.  -fno-trapping-math changes no result (no
+    code here reads the floating-point exception flags) and lets gcc vectorise loops with selects,
+    such as kernels.py's tanh.
     (-O1 would compile faster still, but made the PTB step's backward scan twice as slow.)"""
     cmodule = lib.link.c.cmodule
-    flags = ["-g0", "-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
+    ours = ["-g0", "-fno-trapping-math"]
+    flags = ours + ["-O3", "-fno-math-errno"] + cmodule.GCC_compiler.compile_args()   # as each module's
     folder = os.path.join(lib.config.compiledir, "pch-" + hashlib.sha1(" ".join(flags).encode()).hexdigest()[:16])
     target = os.path.join(folder, "Python.h.gch")
     if " " in folder:                                # the flags are split on spaces
-        return "-g0"
+        return " ".join(ours)
     if not os.path.exists(target):
         os.makedirs(folder, exist_ok=True)
         header = os.path.join(folder, "headers.h")
@@ -104,9 +158,9 @@ def _faster_compiles(lib):
         command = [lib.config.cxx, "-x", "c++-header", *flags, *(f"-I{d}" for d in cmodule.std_include_dirs()),
                    "-o", partial, header]
         if subprocess.run(command, capture_output=True).returncode != 0:
-            return "-g0"
+            return " ".join(ours)
         os.replace(partial, target)                  # whole or not at all, if processes race
-    return f"-g0 -I{folder}"
+    return " ".join(ours + [f"-I{folder}"])
 
 
 if _forced:
@@ -128,6 +182,8 @@ disconnected_grad = lib.gradient.disconnected_grad
 DisconnectedType = lib.gradient.DisconnectedType
 Op = lib.graph.op.Op
 Apply = lib.graph.basic.Apply
+Elemwise = lib.tensor.elemwise.Elemwise
+scalar = lib.scalar
 
 
 def softmax(x, axis=-1):
