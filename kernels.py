@@ -1,4 +1,4 @@
-"""Two operations that Aesara's generic ops do slowly and numpy does fast, with their gradients.
+"""Operations that Aesara's generic ops do slowly, done fast, with their gradients.
 
 1. Softmax and its cross-entropy over the vocabulary.  The output layer is most of a language model's
    work: T*B words times a vocabulary of V.  From generic ops, softmax, log-softmax and their gradients
@@ -43,11 +43,14 @@ def in_row_blocks(work, rows, row_bytes):
     return [r for group in done for r in group]
 
 
-def reuse(storage, shape, dtype):
-    """The array this output slot held after the previous call, if it fits (backend.py keeps them):
-    writing into it again avoids the page faults of a fresh multi-megabyte allocation at every step."""
+def reuse(storage, shape, dtype, order="C"):
+    """The array this output slot held after the previous call, if it has that shape, type and memory
+    order (backend.py keeps them), else a new one: writing into it again avoids the page faults of a
+    fresh multi-megabyte allocation at every step."""
     old = storage[0]
-    return old if old is not None and old.shape == shape and old.dtype == dtype else np.empty(shape, dtype)
+    fits = (old is not None and old.shape == shape and old.dtype == dtype
+            and old.flags["C_CONTIGUOUS" if order == "C" else "F_CONTIGUOUS"])
+    return old if fits else np.empty(shape, dtype, order=order)
 
 
 def row_bias(logits):
@@ -182,27 +185,25 @@ static inline float rnnlm_sigmoid_float(float x)
 """
 
 
-def float32_c_code(function):
-    """A scalar op's c_code calling one of FAST_EXP_C's functions for float32, the library's otherwise."""
+class Float32Exp:
+    """For a unary scalar op: float32 C code calls the FAST_EXP_C function named c_function, other
+    types keep the library's code."""
+    c_function = None
+
+    def c_support_code(self, **kwargs):
+        return FAST_EXP_C
+
     def c_code(self, node, name, inputs, outputs, sub):
-        if node.inputs[0].type.dtype != "float32" or node.outputs[0].type.dtype != "float32":
-            return super(type(self), self).c_code(node, name, inputs, outputs, sub)
-        return f"{outputs[0]} = {function}({inputs[0]});"
-    return c_code
+        if node.inputs[0].type.dtype == node.outputs[0].type.dtype == "float32":
+            return f"{outputs[0]} = {self.c_function}({inputs[0]});"
+        return super().c_code(node, name, inputs, outputs, sub)
+
+    def c_code_cache_version(self):
+        return ("rnnlm", 3) + tuple(super().c_code_cache_version())
 
 
-def float32_support_code(self, **kwargs):
-    return FAST_EXP_C
-
-
-def float32_cache_version(self):
-    return ("rnnlm", 3) + tuple(super(type(self), self).c_code_cache_version())
-
-
-class Tanh(scalar.basic.Tanh):
-    c_code = float32_c_code("rnnlm_tanh_float")
-    c_support_code = float32_support_code
-    c_code_cache_version = float32_cache_version
+class Tanh(Float32Exp, scalar.basic.Tanh):
+    c_function = "rnnlm_tanh_float"
 
     def L_op(self, inputs, outputs, output_grads):
         return [output_grads[0] * (1 - outputs[0] * outputs[0])]       # tanh' = 1 - tanh^2
@@ -210,10 +211,8 @@ class Tanh(scalar.basic.Tanh):
     pullback = L_op
 
 
-class Sigmoid(scalar.math.Sigmoid):
-    c_code = float32_c_code("rnnlm_sigmoid_float")
-    c_support_code = float32_support_code
-    c_code_cache_version = float32_cache_version
+class Sigmoid(Float32Exp, scalar.math.Sigmoid):
+    c_function = "rnnlm_sigmoid_float"
 
     def L_op(self, inputs, outputs, output_grads):
         return [output_grads[0] * outputs[0] * (1 - outputs[0])]     # sigma' = sigma (1 - sigma)
@@ -275,7 +274,7 @@ class ScatterColumns(Op):
 
     def perform(self, node, inputs, outputs):
         M, ids, rows = inputs
-        dense = reuse(outputs[0], M.shape, M.dtype)
+        dense = reuse(outputs[0], M.shape, M.dtype, "F" if M.flags.f_contiguous else "C")   # like the table
         dense.fill(0)
         dense[:, ids] = rows.T
         outputs[0][0] = dense
