@@ -155,6 +155,7 @@ class RecurrentLM:
         return states
 
     def scan_layer(self, sequences, initial, weights, active):
+        """One layer's loop: scan the step over the sequences from the initial states."""
         n_seq, n_states = len(sequences), len(initial)
 
         def body(*args):
