@@ -15,12 +15,11 @@ SPECIAL = [0.0, -0.0, 1e-45, -1e-40, 1e-30, 3e-5, 9.99e-5, 1e-4, 1.01e-4, -1e-4,
 def inputs32():
     grid = np.linspace(-30, 30, 600_001)
     tiny = np.geomspace(1e-38, 1e-2, 20_001)
-    x = np.concatenate([grid, tiny, -tiny, SPECIAL, -np.asarray(SPECIAL)]).astype(np.float32)
-    return x
+    return np.concatenate([grid, tiny, -tiny, SPECIAL, -np.asarray(SPECIAL)]).astype(np.float32)
 
 
 def ulps(a, b):
-    """Distance in units in the last place between float32 arrays (same sign assumed where nonzero)."""
+    """Distance in units in the last place between float32 arrays, across zero too."""
     ia, ib = (v.astype(np.float32).view(np.int32).astype(np.int64) for v in (a, b))
     ia, ib = (np.where(i < 0, np.int64(-2**31) - i, i) for i in (ia, ib))   # order negative floats too
     return np.abs(ia - ib)
