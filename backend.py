@@ -119,7 +119,7 @@ def _import(name):
         _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
         import pytensor as lib
     for module in ("tensor", "tensor.special", "tensor.elemwise", "gradient", "graph.op", "graph.basic",
-                   "link.c.cmodule", "scalar.basic", "scalar.math"):
+                   "link.c.cmodule", "link.c.op", "graph.rewriting.basic", "compile", "scalar.basic", "scalar.math"):
         importlib.import_module(f"{name}.{module}")
     if "gcc__cxxflags" not in users and lib.config.cxx:
         lib.config.gcc__cxxflags = _faster_compiles(lib)
@@ -181,6 +181,10 @@ grad = lib.grad
 disconnected_grad = lib.gradient.disconnected_grad
 DisconnectedType = lib.gradient.DisconnectedType
 Op = lib.graph.op.Op
+COp = lib.link.c.op.COp
+optdb = lib.compile.optdb
+node_rewriter = lib.graph.rewriting.basic.node_rewriter
+WalkingGraphRewriter = lib.graph.rewriting.basic.WalkingGraphRewriter
 Apply = lib.graph.basic.Apply
 Elemwise = lib.tensor.elemwise.Elemwise
 scalar = lib.scalar

@@ -2,9 +2,12 @@
 
 1. Softmax and its cross-entropy over the vocabulary.  The output layer is most of a language model's
    work: T*B words times a vocabulary of V.  From generic ops, softmax, log-softmax and their gradients
-   each make their own passes (about 35 ms apiece for 736 words x 10k vocabulary here); this op adds
-   the output bias and takes the softmax chunk by chunk of rows with numpy's vectorised exp, and keeps
-   the probabilities, so that the gradient is simply probs - onehot(y), with the bias's beside it.
+   each make their own passes (about 35 ms apiece for 736 words x 10k vocabulary here).  This op is C:
+   it adds the output bias, and goes over each row twice while it sits in the cache (its maximum, then
+   its sum of exponentials, vectorised); the gradient recomputes the exponentials rather than storing
+   the probabilities, and sums the bias's gradient as it goes.  PTB small: 3.5 + 4 ms per step where
+   numpy, chunked over both cores, took 9.4 + 5.5.  (Two OpenMP threads halved that at best, but raced
+   with OpenBLAS's threads for the two cores and were as often slower.)
 
 2. tanh and the logistic sigmoid in float32.  The C code Aesara generates calls the C library's
    tanhf, about 9 ns per element, once per element (PTB small: 6 ms per step).  Here both are written
@@ -15,32 +18,14 @@
 3. Looking up input columns M[:, x_t] (U x_t for a one-hot x_t).  Aesara gathers columns of a
    (hidden, vocabulary) matrix about 8x slower than numpy.  The gradient is kept sparse, as the summed
    rows of the columns that occurred (ColumnSums), and only made dense (ScatterColumns) where a dense
-   gradient is asked for; plain SGD instead adds the sparse rows to those columns (optimizers.sgd), so
-   a step touches T*B columns instead of the whole vocabulary.
+   gradient is asked for; plain SGD instead adds the sparse rows to those columns in place
+   (AddToColumns, optimizers.sgd), so a step touches T*B columns instead of the whole vocabulary.
+   The sums and the adding are C: numpy's sort-and-reduce and Aesara's generic indexed increment
+   cost 0.9 ms per table for PTB's 400 words, 0.15 ms here.
 """
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from backend import Apply, DisconnectedType, Elemwise, Op, at, scalar
-
-# numpy's ufuncs release the GIL, so row blocks of a large array run in parallel on the machine's cores
-_pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
-CHUNK_BYTES = 1 << 19       # rows are worked on in chunks this large, which stay in the core's cache
-
-
-def in_row_blocks(work, rows, row_bytes):
-    """work(lo, hi) over chunks of rows, split between the cores when the array is large: numpy then
-    makes its several passes over a chunk in cache instead of over the whole array in memory (1.5x
-    faster for the 400 x 10000 output layer of PTB).  Returns the chunks' results, in order."""
-    step = max(1, CHUNK_BYTES // max(1, row_bytes))
-    chunks = [(lo, min(rows, lo + step)) for lo in range(0, rows, step)]
-    workers = _pool._max_workers if rows * row_bytes >= 1 << 22 else 1
-    groups = [chunks[w::workers] for w in range(workers)]
-    done = list(_pool.map(lambda group: [work(lo, hi) for lo, hi in group], groups)) if workers > 1 \
-        else [[work(lo, hi) for lo, hi in chunks]]
-    return [r for group in done for r in group]
+from backend import Apply, COp, DisconnectedType, Elemwise, Op, WalkingGraphRewriter, at, node_rewriter, optdb, scalar
 
 
 def reuse(storage, shape, dtype, order="C"):
@@ -51,96 +36,6 @@ def reuse(storage, shape, dtype, order="C"):
     fits = (old is not None and old.shape == shape and old.dtype == dtype
             and old.flags["C_CONTIGUOUS" if order == "C" else "F_CONTIGUOUS"])
     return old if fits else np.empty(shape, dtype, order=order)
-
-
-def row_bias(logits):
-    """(z, b) if logits was built as z + b with b a vector added to every row, else (logits, None): the
-    softmax op adds the bias in its own pass over the rows, and sums its gradient in the same way."""
-    node = logits.owner
-    if node is None or node.op != at.add or len(node.inputs) != 2 or logits.ndim != 2:
-        return logits, None
-    for z, row in (node.inputs, node.inputs[::-1]):
-        if row.owner is not None and getattr(row.owner.op, "new_order", None) == ("x", 0) and z.ndim == 2:
-            return z, row.owner.inputs[0]
-    return logits, None
-
-
-def softmax_crossentropy(logits, y):
-    """(nll (N,) = -log softmax(logits)[y], probs (N, V)) for logits (N, V) and targets y (N,)."""
-    z, b = row_bias(logits)
-    return SoftmaxCrossEntropy()(z, y) if b is None else SoftmaxCrossEntropy()(z, y, b)
-
-
-class SoftmaxCrossEntropy(Op):
-    """(z (N, V), targets y (N,)[, bias b (V,)]) -> (nll (N,) = -log p[y], probs p (N, V) = softmax(z + b))."""
-    __props__ = ()
-
-    def make_node(self, z, y, *bias):
-        inputs = [at.as_tensor_variable(v) for v in (z, y) + bias]
-        return Apply(self, inputs, [at.vector(dtype=inputs[0].dtype), at.matrix(dtype=inputs[0].dtype)])
-
-    def perform(self, node, inputs, outputs):
-        z, y, *bias = inputs
-        probs = reuse(outputs[1], z.shape, z.dtype)
-        nll = np.empty(len(y), z.dtype)
-
-        def rows(lo, hi):
-            p = probs[lo:hi]
-            np.add(z[lo:hi], bias[0], out=p) if bias else np.copyto(p, z[lo:hi])
-            top = p.max(axis=1, keepdims=True)          # subtract the row maximum: exp never overflows
-            target = p[np.arange(hi - lo), y[lo:hi]]
-            np.exp(np.subtract(p, top, out=p), out=p)
-            total = p.sum(axis=1, keepdims=True)
-            nll[lo:hi] = np.log(total[:, 0]) + top[:, 0] - target
-            p /= total
-
-        in_row_blocks(rows, z.shape[0], z.shape[1] * z.itemsize)
-        outputs[0][0], outputs[1][0] = nll, probs
-
-    def connection_pattern(self, node):
-        return [[True, True], [False, False]] + [[True, True]] * (len(node.inputs) - 2)
-
-    def L_op(self, inputs, outputs, grads):
-        z, y, *bias = inputs
-        _, probs = outputs
-        g_nll, g_probs = grads
-        if isinstance(g_nll.type, DisconnectedType):
-            dz, db = at.zeros_like(z), at.zeros_like(z[0])
-        else:
-            dz, db = SoftmaxCrossEntropyGrad()(probs, y, g_nll)
-        if not isinstance(g_probs.type, DisconnectedType):   # d softmax: probs * (g - <g, probs>)
-            more = probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True))
-            dz, db = dz + more, db + more.sum(axis=0)
-        return [dz, DisconnectedType()()] + ([db] if bias else [])
-
-    pullback = L_op        # PyTensor's name for L_op
-
-
-class SoftmaxCrossEntropyGrad(Op):
-    """d nll / d z with each row weighted, (probs - onehot(y)) * g[:, None], and its column sums (the
-    bias's gradient: each chunk's sum, added up in float64)."""
-    __props__ = ()
-
-    def make_node(self, probs, y, g):
-        probs, y, g = (at.as_tensor_variable(v) for v in (probs, y, g))
-        return Apply(self, [probs, y, g], [probs.type(), at.vector(dtype=probs.dtype)])
-
-    def perform(self, node, inputs, outputs):
-        probs, y, g = inputs
-        dz = reuse(outputs[0], probs.shape, probs.dtype)
-
-        def rows(lo, hi):
-            d = dz[lo:hi]
-            np.multiply(probs[lo:hi], g[lo:hi, None], out=d)
-            d[np.arange(hi - lo), y[lo:hi]] -= g[lo:hi]
-            return d.sum(axis=0)
-
-        sums = in_row_blocks(rows, probs.shape[0], probs.shape[1] * probs.itemsize)
-        outputs[0][0] = dz
-        db = np.zeros(probs.shape[1])
-        for chunk_sum in sums:
-            db += chunk_sum
-        outputs[1][0] = db.astype(probs.dtype)
 
 
 # e^y for y in [-230, 0], vectorisable: y = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to
@@ -183,6 +78,272 @@ static inline float rnnlm_sigmoid_float(float x)
     return x != x ? x : result;
 }
 """
+
+
+def row_bias(logits):
+    """(z, b) if logits was built as z + b with b a vector added to every row, else (logits, None): the
+    softmax op adds the bias in its own pass over the rows, and sums its gradient in the same way."""
+    node = logits.owner
+    if node is None or node.op != at.add or len(node.inputs) != 2 or logits.ndim != 2:
+        return logits, None
+    for z, row in (node.inputs, node.inputs[::-1]):
+        if row.owner is not None and getattr(row.owner.op, "new_order", None) == ("x", 0) and z.ndim == 2:
+            return z, row.owner.inputs[0]
+    return logits, None
+
+
+def softmax_crossentropy(logits, y):
+    """nll (N,) = -log softmax(logits)[y] for logits (N, V) and targets y (N,)."""
+    z, b = row_bias(logits)
+    return SoftmaxCrossEntropy()(*((z, y) if b is None else (z, y, b)))[0]
+
+
+# Per row of z + b: its maximum m and s = sum exp(z + b - m); nll = m + log s - (z + b)[y].  The
+# gradient g (softmax(z + b) - onehot(y)) recomputes exp(z + b - m) and scales it by g / s, rather
+# than storing N*V probabilities: a pass of vectorised exp costs less than writing them out and
+# reading them back.  One body for float and double: T is the type, exp_T is e^y for y <= 0.
+SOFTMAX_C = FAST_EXP_C + r"""
+#include <math.h>
+#include <stdlib.h>
+static inline float rnnlm_exp_float(float y)
+{
+    /* e^y, within about an ulp, for y in [-87, 0] (e^-87 is near float32's smallest normal); 0 below */
+    const float shifter = 12582912.0f;                                   /* 1.5 * 2^23 */
+    const float c = y > -87.0f ? y : -87.0f;
+    const float n = (c * 1.44269504f + shifter) - shifter;
+    const float r = (c - n * 0.693145751953125f) - n * 1.428606765330187e-06f;   /* ln 2 in two parts */
+    const float p = 1.0f + r * (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
+        + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return y > -87.0f ? p * two_n : 0.0f;
+}
+static inline double rnnlm_exp_double(double y)
+{
+    return y > -700.0 ? rnnlm_exp_nonpositive(y) : 0.0;
+}
+#define RNNLM_SOFTMAX_XENT(T)                                                                          \
+static void rnnlm_xent_rows_##T(const T* z, const T* b, const npy_int64* y, npy_intp N, npy_intp V,  \
+                                T* nll, double* norm)                                                 \
+{                                                                                                     \
+    for (npy_intp i = 0; i < N; ++i) {                                                                \
+        const T* row = z + i * V;                                                                     \
+        T top = -INFINITY;                                                                            \
+        int nans = 0;                                                                                 \
+        _Pragma("omp simd reduction(max:top) reduction(+:nans)")                                      \
+        for (npy_intp j = 0; j < V; ++j) {                                                            \
+            const T v = b ? row[j] + b[j] : row[j];                                                   \
+            top = v > top ? v : top;                                                                  \
+            nans += v != v;                                                                           \
+        }                                                                                             \
+        double total = 0;                                                                             \
+        _Pragma("omp simd reduction(+:total)")                                                        \
+        for (npy_intp j = 0; j < V; ++j)                                                              \
+            total += rnnlm_exp_##T((T)(b ? row[j] + b[j] : row[j]) - top);                            \
+        const double target = b ? row[y[i]] + b[y[i]] : row[y[i]];                                    \
+        norm[2 * i] = top;                                                                            \
+        norm[2 * i + 1] = log(total);                                                                 \
+        nll[i] = (nans || !isfinite(top)) ? NAN : (T)(top + norm[2 * i + 1] - target);                \
+    }                                                                                                 \
+}                                                                                                     \
+static void rnnlm_xent_grad_rows_##T(const T* z, const T* b, const npy_int64* y, const double* norm, \
+                                     const T* g, npy_intp N, npy_intp V, T* dz, double* db)          \
+{                                                                                                     \
+    for (npy_intp i = 0; i < N; ++i) {                                                                \
+        const T* row = z + i * V;                                                                     \
+        T* out = dz + i * V;                                                                          \
+        if (g[i] == 0) {                                 /* a padded position */                      \
+            memset(out, 0, V * sizeof(T));                                                           \
+            continue;                                                                                 \
+        }                                                                                             \
+        const T top = (T)norm[2 * i], scale = (T)(g[i] * exp(-norm[2 * i + 1]));                       \
+        _Pragma("omp simd")                                                                           \
+        for (npy_intp j = 0; j < V; ++j)                                                              \
+            out[j] = scale * rnnlm_exp_##T((T)(b ? row[j] + b[j] : row[j]) - top);                    \
+        out[y[i]] -= g[i];                                                                            \
+        if (db) {                                                                                     \
+            _Pragma("omp simd")                                                                       \
+            for (npy_intp j = 0; j < V; ++j)                                                          \
+                db[j] += out[j];                                                                      \
+        }                                                                                             \
+    }                                                                                                 \
+}
+RNNLM_SOFTMAX_XENT(float)
+RNNLM_SOFTMAX_XENT(double)
+
+/* out holds a C-contiguous array of this shape and type: the previous call's if it fits, else a new one */
+static int rnnlm_fit(PyArrayObject** out, int nd, const npy_intp* dims, int type)
+{
+    if (*out && PyArray_NDIM(*out) == nd && PyArray_TYPE(*out) == type && PyArray_IS_C_CONTIGUOUS(*out)
+        && PyArray_DIMS(*out)[0] == dims[0] && (nd == 1 || PyArray_DIMS(*out)[1] == dims[1]))
+        return 0;
+    Py_XDECREF(*out);
+    *out = (PyArrayObject*)PyArray_EMPTY(nd, (npy_intp*)dims, type, 0);
+    return *out ? 0 : -1;
+}
+
+/* The inputs as C-contiguous arrays of the right type (new references), checked; 0 or -1 with an
+   exception.  z (N, V); y (N,) ids < V; b (V,) or NULL; norm (N, 2) or NULL; g (N,) or NULL. */
+static int rnnlm_xent_inputs(PyArrayObject* in[5], PyArrayObject* out[5])
+{
+    const int type = PyArray_TYPE(in[0]);
+    const int types[5] = {type, NPY_INT64, type, NPY_FLOAT64, type};
+    for (int k = 0; k < 5; ++k)
+        out[k] = in[k] ? (PyArrayObject*)PyArray_FROM_OTF((PyObject*)in[k], types[k], NPY_ARRAY_IN_ARRAY) : NULL;
+    for (int k = 0; k < 5; ++k)
+        if (in[k] && !out[k]) return -1;
+    const npy_intp N = PyArray_DIM(out[0], 0), V = PyArray_DIM(out[0], 1);
+    if (PyArray_DIM(out[1], 0) != N || (out[2] && PyArray_DIM(out[2], 0) != V)
+        || (out[3] && PyArray_DIM(out[3], 0) != N) || (out[4] && PyArray_DIM(out[4], 0) != N)) {
+        PyErr_SetString(PyExc_ValueError, "softmax cross-entropy: logits, targets and bias do not match in size");
+        return -1;
+    }
+    const npy_int64* y = (const npy_int64*)PyArray_DATA(out[1]);
+    for (npy_intp i = 0; i < N; ++i)
+        if (y[i] < 0 || y[i] >= V) {
+            PyErr_Format(PyExc_ValueError, "target word id %lld is outside the vocabulary (0..%lld)",
+                         (long long)y[i], (long long)V - 1);
+            return -1;
+        }
+    return 0;
+}
+
+static void rnnlm_release(PyArrayObject* arrays[5])
+{
+    for (int k = 0; k < 5; ++k) Py_XDECREF(arrays[k]);
+}
+
+static int rnnlm_xent(PyArrayObject* z, PyArrayObject* y, PyArrayObject* b, PyArrayObject** nll,
+                      PyArrayObject** norm)
+{
+    PyArrayObject* in[5] = {z, y, b, NULL, NULL};
+    PyArrayObject* a[5];
+    if (rnnlm_xent_inputs(in, a)) { rnnlm_release(a); return -1; }
+    const npy_intp N = PyArray_DIM(a[0], 0), V = PyArray_DIM(a[0], 1), dims[2] = {N, 2};
+    if (rnnlm_fit(nll, 1, dims, PyArray_TYPE(a[0])) || rnnlm_fit(norm, 2, dims, NPY_FLOAT64)) {
+        rnnlm_release(a);
+        return -1;
+    }
+    #define RNNLM_CALL(T) rnnlm_xent_rows_##T((const T*)PyArray_DATA(a[0]), b ? (const T*)PyArray_DATA(a[2]) : NULL, \
+        (const npy_int64*)PyArray_DATA(a[1]), N, V, (T*)PyArray_DATA(*nll), (double*)PyArray_DATA(*norm))
+    if (PyArray_TYPE(a[0]) == NPY_FLOAT32) RNNLM_CALL(float); else RNNLM_CALL(double);
+    #undef RNNLM_CALL
+    rnnlm_release(a);
+    return 0;
+}
+
+static int rnnlm_xent_grad(PyArrayObject* z, PyArrayObject* y, PyArrayObject* norm, PyArrayObject* g,
+                           PyArrayObject* b, PyArrayObject** dz, PyArrayObject** db)
+{
+    PyArrayObject* in[5] = {z, y, b, norm, g};
+    PyArrayObject* a[5];
+    if (rnnlm_xent_inputs(in, a)) { rnnlm_release(a); return -1; }
+    const int type = PyArray_TYPE(a[0]);
+    const npy_intp N = PyArray_DIM(a[0], 0), V = PyArray_DIM(a[0], 1);
+    double* sums = b ? (double*)calloc(V ? V : 1, sizeof(double)) : NULL;   /* the bias's gradient, in double */
+    if (rnnlm_fit(dz, 2, PyArray_DIMS(a[0]), type) || (b && (!sums || rnnlm_fit(db, 1, &V, type)))) {
+        if (b && !sums) PyErr_NoMemory();
+        free(sums);
+        rnnlm_release(a);
+        return -1;
+    }
+    #define RNNLM_CALL(T) rnnlm_xent_grad_rows_##T((const T*)PyArray_DATA(a[0]), b ? (const T*)PyArray_DATA(a[2]) : NULL, \
+        (const npy_int64*)PyArray_DATA(a[1]), (const double*)PyArray_DATA(a[3]), (const T*)PyArray_DATA(a[4]), N, V, \
+        (T*)PyArray_DATA(*dz), sums);                                                                              \
+        if (b) for (npy_intp j = 0; j < V; ++j) ((T*)PyArray_DATA(*db))[j] = (T)sums[j];
+    if (type == NPY_FLOAT32) { RNNLM_CALL(float) } else { RNNLM_CALL(double) }
+    #undef RNNLM_CALL
+    free(sums);
+    rnnlm_release(a);
+    return 0;
+}
+"""
+
+
+def check_ids(ids, V, what):
+    """ids, if every one is a word of a vocabulary of V (as the C code checks), else a ValueError."""
+    bad = ids[(ids < 0) | (ids >= V)]
+    if len(bad):
+        raise ValueError(f"{what} {bad[0]} is outside the vocabulary (0..{V - 1})")
+    return ids
+
+
+class SoftmaxCrossEntropy(COp):
+    """(z (N, V), targets y (N,)[, bias b (V,)]) -> (nll (N,) = -log softmax(z + b)[y], norm (N, 2)):
+    norm holds each row's maximum m and log sum exp(z + b - m), from which the gradient recomputes the
+    softmax.  A target outside 0..V-1 is a ValueError."""
+    __props__ = ()
+
+    def make_node(self, z, y, *bias):
+        inputs = [at.as_tensor_variable(v) for v in (z, y) + bias]
+        return Apply(self, inputs, [at.vector(dtype=inputs[0].dtype), at.matrix(dtype="float64")])
+
+    def perform(self, node, inputs, outputs):           # without a C compiler
+        z, y, *bias = inputs
+        v = z + bias[0] if bias else z
+        top = v.max(axis=1)
+        log_total = np.log(np.exp(v - top[:, None]).sum(axis=1, dtype=np.float64))
+        target = v[np.arange(len(y)), check_ids(y, z.shape[1], "target word id")]
+        outputs[0][0] = (top + log_total - target).astype(z.dtype)
+        outputs[1][0] = np.stack([top, log_total], axis=1).astype(np.float64)
+
+    def c_support_code(self, **kwargs):
+        return SOFTMAX_C
+
+    def c_compile_args(self, **kwargs):
+        return ["-fopenmp-simd"]           # the loops' `omp simd` reductions, without OpenMP's threads
+
+    def c_code_cache_version(self):
+        return ("rnnlm-softmax", 1)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        z, y, b = (inputs + ["NULL"])[:3]
+        nll, norm = outputs
+        return f"if (rnnlm_xent({z}, {y}, {b}, &{nll}, &{norm})) {sub['fail']}"
+
+    def connection_pattern(self, node):
+        return [[True, True], [False, False]] + [[True, True]] * (len(node.inputs) - 2)
+
+    def L_op(self, inputs, outputs, grads):
+        z, y, *bias = inputs
+        norm = outputs[1]
+        if not isinstance(grads[1].type, DisconnectedType):
+            raise NotImplementedError("the softmax's normalisers are for its own gradient only")
+        if isinstance(grads[0].type, DisconnectedType):
+            return [at.zeros_like(z), DisconnectedType()()] + [at.zeros_like(b) for b in bias]
+        dz, *db = SoftmaxCrossEntropyGrad().make_node(z, y, norm, grads[0], *bias).outputs
+        return [dz, DisconnectedType()()] + db
+
+    pullback = L_op        # PyTensor's name for L_op
+
+
+class SoftmaxCrossEntropyGrad(COp):
+    """(z, y, norm, g (N,)[, b]) -> d(sum g * nll)/dz = g[:, None] (softmax(z + b) - onehot(y))
+    [, and its column sums, the bias's gradient, added up in double]."""
+    __props__ = ()
+
+    def make_node(self, z, y, norm, g, *bias):
+        inputs = [at.as_tensor_variable(v) for v in (z, y, norm, g) + bias]
+        return Apply(self, inputs, [inputs[0].type()] + [b.type() for b in inputs[4:]])
+
+    def perform(self, node, inputs, outputs):           # without a C compiler
+        z, y, norm, g, *bias = inputs
+        dz = np.exp((z + bias[0] if bias else z) - norm[:, :1]) * (g * np.exp(-norm[:, 1]))[:, None]
+        dz[np.arange(len(y)), check_ids(y, z.shape[1], "target word id")] -= g
+        outputs[0][0] = dz.astype(z.dtype)
+        if bias:
+            outputs[1][0] = dz.sum(axis=0, dtype=np.float64).astype(z.dtype)
+
+    c_support_code = SoftmaxCrossEntropy.c_support_code
+    c_compile_args = SoftmaxCrossEntropy.c_compile_args
+    c_code_cache_version = SoftmaxCrossEntropy.c_code_cache_version
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        z, y, norm, g, b = (inputs + ["NULL"])[:5]
+        dz, db = (outputs + ["NULL"])[:2]
+        db = "NULL" if db == "NULL" else f"&{db}"
+        return f"if (rnnlm_xent_grad({z}, {y}, {norm}, {g}, {b}, &{dz}, {db})) {sub['fail']}"
 
 
 class Float32Exp:
@@ -247,21 +408,97 @@ class Columns(Op):
     pullback = L_op
 
 
-class ColumnSums(Op):
-    """(ids (N,), rows (N, H)) -> (the distinct ids (K,), the rows summed per id (K, H)): a sparse gradient."""
+COLUMN_SUMS_C = r"""
+#include <stdlib.h>
+typedef struct { npy_int64 id; npy_intp at; } rnnlm_occurrence;
+
+static int rnnlm_by_id_then_position(const void* a, const void* b)
+{
+    const rnnlm_occurrence *x = (const rnnlm_occurrence*)a, *y = (const rnnlm_occurrence*)b;
+    return x->id != y->id ? (x->id < y->id ? -1 : 1) : (x->at < y->at ? -1 : x->at > y->at);
+}
+
+/* Sorts the occurrences of ids, then adds up each id's rows in the order they came (as numpy's reduceat
+   does); 0, or -1 with an exception. */
+static int rnnlm_column_sums(PyArrayObject* ids_in, PyArrayObject* rows_in, PyArrayObject** ids_out,
+                             PyArrayObject** sums_out)
+{
+    PyArrayObject* ids = (PyArrayObject*)PyArray_FROM_OTF((PyObject*)ids_in, NPY_INT64, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject* rows = (PyArrayObject*)PyArray_FROM_OTF((PyObject*)rows_in, PyArray_TYPE(rows_in), NPY_ARRAY_IN_ARRAY);
+    const npy_intp N = ids ? PyArray_DIM(ids, 0) : 0, H = rows ? PyArray_DIM(rows, 1) : 0;
+    rnnlm_occurrence* order = (rnnlm_occurrence*)malloc((N ? N : 1) * sizeof(rnnlm_occurrence));
+    int status = -1;
+    if (!ids || !rows || !order) {
+        if (!order) PyErr_NoMemory();
+        goto done;
+    }
+    if (PyArray_DIM(rows, 0) != N) {
+        PyErr_SetString(PyExc_ValueError, "column sums: as many rows as ids are needed");
+        goto done;
+    }
+    {
+        const npy_int64* id = (const npy_int64*)PyArray_DATA(ids);
+        for (npy_intp i = 0; i < N; ++i) { order[i].id = id[i]; order[i].at = i; }
+        qsort(order, N, sizeof *order, rnnlm_by_id_then_position);
+        npy_intp K = 0;
+        for (npy_intp i = 0; i < N; ++i) K += i == 0 || order[i].id != order[i - 1].id;
+        Py_XDECREF(*ids_out);
+        Py_XDECREF(*sums_out);
+        npy_intp dims[2] = {K, H};
+        *ids_out = (PyArrayObject*)PyArray_EMPTY(1, dims, NPY_INT64, 0);
+        *sums_out = (PyArrayObject*)PyArray_EMPTY(2, dims, PyArray_TYPE(rows), 0);
+        if (!*ids_out || !*sums_out) goto done;
+        npy_int64* distinct = (npy_int64*)PyArray_DATA(*ids_out);
+        const npy_intp size = PyArray_ITEMSIZE(rows);
+        char *src = (char*)PyArray_DATA(rows), *dst = (char*)PyArray_DATA(*sums_out) - H * size;
+        for (npy_intp i = 0, k = -1; i < N; ++i) {
+            const char* row = src + order[i].at * H * size;
+            if (i == 0 || order[i].id != order[i - 1].id) {
+                distinct[++k] = order[i].id;
+                dst += H * size;
+                memcpy(dst, row, H * size);
+            } else if (size == 4) {
+                for (npy_intp j = 0; j < H; ++j) ((float*)dst)[j] += ((const float*)row)[j];
+            } else {
+                for (npy_intp j = 0; j < H; ++j) ((double*)dst)[j] += ((const double*)row)[j];
+            }
+        }
+    }
+    status = 0;
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(rows);
+    free(order);
+    return status;
+}
+"""
+
+
+class ColumnSums(COp):
+    """(ids (N,), rows (N, H)) -> (the distinct ids (K,) in order, the rows summed per id (K, H)): a
+    sparse gradient.  C (numpy's sort and reduceat took 0.5 ms for PTB's 400 ids, 20 us here)."""
     __props__ = ()
 
     def make_node(self, ids, rows):
         ids, rows = at.as_tensor_variable(ids), at.as_tensor_variable(rows)
-        return Apply(self, [ids, rows], [ids.type(), rows.type()])
+        return Apply(self, [ids, rows], [at.lvector(), rows.type()])
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node, inputs, outputs):           # without a C compiler
         ids, rows = inputs
         order = np.argsort(ids, kind="stable")
-        ordered = ids[order]
+        ordered = ids[order].astype(np.int64)
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         outputs[0][0] = ordered[starts]
         outputs[1][0] = np.add.reduceat(rows[order], starts, axis=0)
+
+    def c_support_code(self, **kwargs):
+        return COLUMN_SUMS_C
+
+    def c_code_cache_version(self):
+        return ("rnnlm-column-sums", 1)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return f"if (rnnlm_column_sums({inputs[0]}, {inputs[1]}, &{outputs[0]}, &{outputs[1]})) {sub['fail']}"
 
 
 class ScatterColumns(Op):
@@ -278,6 +515,95 @@ class ScatterColumns(Op):
         dense.fill(0)
         dense[:, ids] = rows.T
         outputs[0][0] = dense
+
+
+ADD_TO_COLUMNS_C = r"""
+/* M[:, ids[k]] += rows[k] in place, in either memory order of M; 0, or -1 with an exception. */
+static int rnnlm_add_to_columns(PyArrayObject* M, PyArrayObject* ids_in, PyArrayObject* rows_in)
+{
+    PyArrayObject* ids = (PyArrayObject*)PyArray_FROM_OTF((PyObject*)ids_in, NPY_INT64, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject* rows = (PyArrayObject*)PyArray_FROM_OTF((PyObject*)rows_in, PyArray_TYPE(M), NPY_ARRAY_IN_ARRAY);
+    int status = -1;
+    if (!ids || !rows) goto done;
+    {
+        const npy_intp H = PyArray_DIM(M, 0), V = PyArray_DIM(M, 1), K = PyArray_DIM(ids, 0);
+        const npy_intp down = PyArray_STRIDE(M, 0), across = PyArray_STRIDE(M, 1);
+        const npy_int64* id = (const npy_int64*)PyArray_DATA(ids);
+        if (PyArray_DIM(rows, 0) != K || PyArray_DIM(rows, 1) != H) {
+            PyErr_SetString(PyExc_ValueError, "add to columns: one row of the table's height per id is needed");
+            goto done;
+        }
+        for (npy_intp k = 0; k < K; ++k)
+            if (id[k] < 0 || id[k] >= V) {
+                PyErr_Format(PyExc_ValueError, "word id %lld is outside the vocabulary (0..%lld)",
+                             (long long)id[k], (long long)V - 1);
+                goto done;
+            }
+        for (npy_intp k = 0; k < K; ++k) {
+            char* column = (char*)PyArray_DATA(M) + id[k] * across;
+            if (PyArray_TYPE(M) == NPY_FLOAT32) {
+                const float* row = (const float*)PyArray_DATA(rows) + k * H;
+                for (npy_intp h = 0; h < H; ++h) *(float*)(column + h * down) += row[h];
+            } else {
+                const double* row = (const double*)PyArray_DATA(rows) + k * H;
+                for (npy_intp h = 0; h < H; ++h) *(double*)(column + h * down) += row[h];
+            }
+        }
+    }
+    status = 0;
+done:
+    Py_XDECREF(ids);
+    Py_XDECREF(rows);
+    return status;
+}
+"""
+
+
+class AddToColumns(COp):
+    """(M (H, V), ids (K,), rows (K, H)) -> M with rows[k] added to column ids[k].  Built on a copy of
+    M; a rewrite makes it work in place where M may be overwritten (a parameter being updated).
+    Aesara's in-place advanced increment took 0.4 ms a table for PTB's 400 words: it goes element by
+    element through numpy's generic indexing machinery."""
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace=False):
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def make_node(self, M, ids, rows):
+        M, ids, rows = (at.as_tensor_variable(v) for v in (M, ids, rows))
+        return Apply(self, [M, ids, rows], [M.type()])
+
+    def perform(self, node, inputs, outputs):           # without a C compiler
+        M, ids, rows = inputs
+        M = M if self.inplace else M.copy(order="A")
+        np.add.at(M.T, check_ids(ids, M.shape[1], "word id"), rows)
+        outputs[0][0] = M
+
+    def c_support_code(self, **kwargs):
+        return ADD_TO_COLUMNS_C
+
+    def c_code_cache_version(self):
+        return ("rnnlm-add-to-columns", 1)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        M, ids, rows = inputs
+        out = outputs[0]
+        target = f"Py_INCREF({M}); {out} = {M};" if self.inplace else \
+            f"{out} = (PyArrayObject*)PyArray_NewCopy({M}, NPY_ANYORDER); if (!{out}) {sub['fail']}"
+        return f"Py_XDECREF({out}); {target}\nif (rnnlm_add_to_columns({out}, {ids}, {rows})) {sub['fail']}"
+
+
+@node_rewriter([AddToColumns], inplace=True)
+def add_to_columns_in_place(fgraph, node):
+    if not node.op.inplace:
+        return [AddToColumns(inplace=True)(*node.inputs)]
+    return False
+
+
+optdb.register("rnnlm_add_to_columns_in_place",
+               WalkingGraphRewriter(add_to_columns_in_place, failure_callback=WalkingGraphRewriter.warn_inplace),
+               "fast_run", "inplace", position=60)
 
 
 def sparse_columns(gradient):

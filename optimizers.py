@@ -2,7 +2,7 @@
 each optionally after clipping the global gradient norm.  Optimizer state lives on the model as
 shared variables (``model.slot``), so it is saved with checkpoints."""
 from backend import at, floatX, grad
-from kernels import sparse_columns
+from kernels import AddToColumns, sparse_columns
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 # Each optimizer's extra inputs to the compiled step, with their defaults (the GRU tutorial's decay 0.9).
@@ -29,7 +29,7 @@ def sgd(model, params, grads, lr, scale):
         sparse = sparse_columns(g)
         if sparse:
             ids, rows = sparse
-            updates.append((p, at.inc_subtensor(p.T[ids], -(lr * scale) * rows).T))
+            updates.append((p, AddToColumns()(p, ids, -(lr * scale) * rows)))
         else:
             updates.append((p, p - (lr * scale) * g))
     return [], updates

@@ -180,8 +180,7 @@ class RecurrentLM:
         The states are flattened to rows first: V's gradient is then one plain product, which Aesara
         folds with the SGD update into a single in-place GEMM (through a reshape it cannot)."""
         logits = self.logits(h.reshape((-1, self.hidden_dim)))
-        nll, _probs = softmax_crossentropy(logits, y.flatten())
-        return nll.reshape(y.shape, ndim=y.ndim)
+        return softmax_crossentropy(logits, y.flatten()).reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
     def build(self, x, y=None, lengths=None):

@@ -1,11 +1,12 @@
-"""The float32 kernels (kernels.py) against numpy references: the session runs in float64, so these
-tests build float32 graphs explicitly, which is where the vectorised tanh and sigmoid are used."""
+"""The kernels (kernels.py) against numpy references.  The session runs in float64, so these tests
+build float32 graphs explicitly, which is where the vectorised tanh and sigmoid are used; the softmax
+cross-entropy has C code for both types and numpy code for machines without a compiler."""
 import numpy as np
 import pytest
 
 import backend
 from backend import at, function
-from kernels import sigmoid, tanh
+from kernels import AddToColumns, ColumnSums, columns, sigmoid, softmax_crossentropy, tanh
 from lstm_aesara import LSTMAesara
 
 SPECIAL = [0.0, -0.0, 1e-45, -1e-40, 1e-30, 3e-5, 9.99e-5, 1e-4, 1.01e-4, -1e-4, 0.5, 1.0, 9.0, 9.99, 10.0,
@@ -71,7 +72,7 @@ def test_float64_keeps_the_library_functions():
 
 
 def test_float32_stacked_lstm_batch_equals_float64():
-    """The whole float32 graph (column-major tables, chunked softmax with its bias, fast gates, one
+    """The whole float32 graph (column-major tables, softmax with its bias, fast gates, one
     scan per layer) against the same model in float64: the loss and one SGD step's parameters."""
     X = np.random.RandomState(0).randint(0, 50, (6, 5)).astype(np.int32)
     Y = np.random.RandomState(1).randint(0, 50, (6, 5)).astype(np.int32)
@@ -91,3 +92,111 @@ def test_float32_stacked_lstm_batch_equals_float64():
     assert loss32 == pytest.approx(loss64, rel=1e-6)
     for p32, p64 in zip(params32, params64):
         np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6)
+
+
+def softmax_reference(z, y, g, b):
+    """-log softmax(z + b)[y] and the gradients of sum(g * that) for z and b, in float64."""
+    v = z.astype(np.float64) + b
+    p = np.exp(v - v.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    rows = np.arange(len(y))
+    d = p.copy()
+    d[rows, y] -= 1
+    d *= g[:, None]
+    return -np.log(p[rows, y]), d, d.sum(axis=0)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float32", 2e-6), ("float64", 1e-13)])
+@pytest.mark.parametrize("linker", ["c", "py"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_softmax_crossentropy_and_gradients(dtype, rtol, linker, with_bias):
+    rng = np.random.default_rng(3)
+    N, V = 23, 1501
+    z = (rng.normal(size=(N, V)) * 6).astype(dtype)
+    z[1, 7] = -1e4               # far below the rest: its probability is 0, not garbage
+    z[2, :] = -300               # a flat row, all of it under exp's range unless shifted
+    z[3, 11] = 80                # one dominant word
+    y = rng.integers(0, V, N).astype(np.int32)
+    y[3] = 11
+    g = rng.normal(size=N).astype(dtype)
+    g[5] = 0                     # a padded position
+    b = (rng.normal(size=V) if with_bias else np.zeros(V)).astype(dtype)
+
+    Z, G, B, Y = at.matrix(dtype=dtype), at.vector(dtype=dtype), at.vector(dtype=dtype), at.ivector()
+    nll = softmax_crossentropy(Z + B[None, :] if with_bias else Z, Y)
+    cost = (G * nll).sum()
+    wanted = [nll, at.grad(cost, Z)] + ([at.grad(cost, B)] if with_bias else [])
+    mode = backend.lib.compile.mode.Mode(linker={"c": "cvm", "py": "py"}[linker], optimizer="fast_run")
+    f = function([Z, Y, G] + ([B] if with_bias else []), wanted, mode=mode)
+    ours = f(z, y, g, *([b] if with_bias else []))
+
+    want_nll, want_dz, want_db = softmax_reference(z, y, g.astype(np.float64), b.astype(np.float64))
+    assert ours[0].dtype == ours[1].dtype == np.dtype(dtype)
+    np.testing.assert_allclose(ours[0], want_nll, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(ours[1], want_dz, rtol=rtol, atol=rtol * np.abs(want_dz).max())
+    assert not ours[1][5].any() and ours[1][1, 7] == 0
+    if with_bias:
+        np.testing.assert_allclose(ours[2], want_db, rtol=rtol, atol=rtol * np.abs(want_db).max())
+    with pytest.raises(ValueError, match="target word id 1501 is outside the vocabulary"):
+        f(z, np.full(N, V, np.int32), g, *([b] if with_bias else []))
+
+
+def test_softmax_crossentropy_is_nan_for_nan_logits():
+    Z, Y = at.matrix(dtype="float32"), at.ivector()
+    f = function([Z, Y], softmax_crossentropy(Z, Y))
+    z = np.zeros((3, 40), np.float32)
+    z[1, 30] = np.nan
+    nll = f(z, np.array([0, 0, 0], np.int32))
+    assert np.isnan(nll[1]) and nll[0] == nll[2] == pytest.approx(np.log(40))
+
+
+@pytest.mark.parametrize("linker", ["c", "py"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_column_lookup_gradient_sums_repeated_words(linker, dtype):
+    """M[:, ids] as rows, and its gradient: each distinct id once, its rows added up, and the dense
+    gradient with those sums in the id's column (np.add.at is the reference)."""
+    rng = np.random.default_rng(5)
+    H, V = 6, 40
+    ids = rng.integers(0, V, 50).astype(np.int32)
+    ids[:5] = 7                                   # a word repeated, and words that never occur
+    M = rng.normal(size=(H, V)).astype(dtype)
+    weights = rng.normal(size=(50, H)).astype(dtype)
+    table, x, w = at.matrix(dtype=dtype), at.ivector(), at.matrix(dtype=dtype)
+    looked_up = columns(table, x)
+    dense = at.grad((looked_up * w).sum(), table)
+    used, sums = ColumnSums()(x, w)
+    mode = backend.lib.compile.mode.Mode(linker={"c": "cvm", "py": "py"}[linker], optimizer="fast_run")
+    f = function([table, x, w], [looked_up, dense, used, sums], mode=mode)
+    rows, dense, used, sums = f(M, ids, weights)
+    np.testing.assert_array_equal(rows, M[:, ids].T)
+    expected = np.zeros((V, H))
+    np.add.at(expected, ids, weights.astype(np.float64))
+    np.testing.assert_array_equal(used, np.unique(ids))
+    np.testing.assert_allclose(sums, expected[np.unique(ids)], rtol=1e-6)
+    np.testing.assert_allclose(dense, expected.T, rtol=1e-6)
+    assert dense.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("linker", ["c", "py"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_add_to_columns_in_place_and_on_a_copy(linker, order):
+    """rows added to the columns of their ids, repeated ids adding up: on a copy when the table is a
+    plain input (which the caller keeps), in place when it is a parameter being updated."""
+    rng = np.random.default_rng(6)
+    table = np.asarray(rng.normal(size=(5, 30)), order=order)
+    ids = np.array([3, 29, 3, 0, 3], np.int64)
+    rows = rng.normal(size=(5, 5))
+    expected = table.copy()
+    np.add.at(expected.T, ids, rows)
+    mode = backend.lib.compile.mode.Mode(linker={"c": "cvm", "py": "py"}[linker], optimizer="fast_run")
+    M, x, r = at.matrix(), at.lvector(), at.matrix()
+    kept = table.copy()
+    np.testing.assert_allclose(function([M, x, r], AddToColumns()(M, x, r), mode=mode)(kept, ids, rows), expected)
+    np.testing.assert_array_equal(kept, table)
+    param = backend.shared(table.copy(order=order))
+    step = function([x, r], [], updates=[(param, AddToColumns()(param, x, r))], mode=mode)
+    assert any(node.op == AddToColumns(inplace=True) for node in step.maker.fgraph.apply_nodes)
+    step(ids, rows)
+    np.testing.assert_allclose(param.get_value(), expected)
+    with pytest.raises(ValueError, match="word id 30 is outside the vocabulary"):
+        step(np.array([30]), rows[:1])
