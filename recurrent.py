@@ -178,8 +178,11 @@ class RecurrentLM:
     def nll(self, h, y):
         """Negative log-likelihood of targets y under softmax(logits(h)), elementwise over y's shape.
         The states are flattened to rows first: V's gradient is then one plain product, which Aesara
-        folds with the SGD update into a single in-place GEMM (through a reshape it cannot)."""
-        logits = self.logits(h.reshape((-1, self.hidden_dim)))
+        folds with the SGD update into a single in-place GEMM (through a reshape it cannot).  The row
+        width is left symbolic: a static 200 would make V's gradient typed (?, 200) against V's (?, ?),
+        and Aesara then updates V in the gradient's buffer instead of in place, reallocating 8 MB a step
+        (PTB small, with clipping)."""
+        logits = self.logits(h.reshape((-1, h.shape[-1])))
         return softmax_crossentropy(logits, y.flatten()).reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
