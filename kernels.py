@@ -41,6 +41,13 @@ def source_version(*sources):
     return ("rnnlm", hashlib.sha1(text.encode()).hexdigest()[:16])
 
 
+def floats(*variables):
+    """The variables, if all are float32 or float64 tensors of the same type (the C code's two cases)."""
+    if len({v.dtype for v in variables}) != 1 or variables[0].dtype not in ("float32", "float64"):
+        raise TypeError(f"expected float32 or float64 tensors of one type, got {[v.dtype for v in variables]}")
+    return variables
+
+
 def reuse(storage, shape, dtype, order="C"):
     """The array this output slot held after the previous call, if it has that shape, type and memory
     order (backend.py keeps them), else a new one: writing into it again avoids the page faults of a
@@ -292,6 +299,7 @@ class SoftmaxCrossEntropy(COp):
 
     def make_node(self, z, y, *bias):
         inputs = [at.as_tensor_variable(v) for v in (z, y) + bias]
+        floats(inputs[0], *inputs[2:])
         return Apply(self, inputs, [at.vector(dtype=inputs[0].dtype), at.matrix(dtype="float64")])
 
     def perform(self, node, inputs, outputs):           # without a C compiler
@@ -495,7 +503,7 @@ class ColumnSums(COp):
     __props__ = ()
 
     def make_node(self, ids, rows):
-        ids, rows = at.as_tensor_variable(ids), at.as_tensor_variable(rows)
+        ids, (rows,) = at.as_tensor_variable(ids), floats(at.as_tensor_variable(rows))
         return Apply(self, [ids, rows], [at.lvector(), rows.type()])
 
     def perform(self, node, inputs, outputs):           # without a C compiler
@@ -587,6 +595,7 @@ class AddToColumns(COp):
 
     def make_node(self, M, ids, rows):
         M, ids, rows = (at.as_tensor_variable(v) for v in (M, ids, rows))
+        floats(M, rows)
         return Apply(self, [M, ids, rows], [M.type()])
 
     def perform(self, node, inputs, outputs):           # without a C compiler
