@@ -122,7 +122,21 @@ def softmax_crossentropy(logits, y):
 # gradient g (softmax(z + b) - onehot(y)) recomputes exp(z + b - m) and scales it by g / s, rather
 # than storing N*V probabilities: a pass of vectorised exp costs less than writing them out and
 # reading them back.  One body for float and double: T is the type, exp_T is e^y for y <= 0.
-SOFTMAX_C = FAST_EXP_C + r"""
+# The C twin of check_ids: 0, or -1 with a ValueError naming the first id outside 0..V-1.
+CHECK_IDS_C = r"""
+static int rnnlm_check_ids(const npy_int64* ids, npy_intp n, npy_intp V, const char* what)
+{
+    for (npy_intp i = 0; i < n; ++i)
+        if (ids[i] < 0 || ids[i] >= V) {
+            PyErr_Format(PyExc_ValueError, "%s %lld is outside the vocabulary (0..%lld)", what,
+                         (long long)ids[i], (long long)V - 1);
+            return -1;
+        }
+    return 0;
+}
+"""
+
+SOFTMAX_C = FAST_EXP_C + CHECK_IDS_C + r"""
 #include <math.h>
 #include <stdlib.h>
 static inline float rnnlm_exp_float(float y)
@@ -221,14 +235,7 @@ static int rnnlm_xent_inputs(PyArrayObject* in[5], PyArrayObject* out[5])
         PyErr_SetString(PyExc_ValueError, "softmax cross-entropy: logits, targets and bias do not match in size");
         return -1;
     }
-    const npy_int64* y = (const npy_int64*)PyArray_DATA(out[1]);
-    for (npy_intp i = 0; i < N; ++i)
-        if (y[i] < 0 || y[i] >= V) {
-            PyErr_Format(PyExc_ValueError, "target word id %lld is outside the vocabulary (0..%lld)",
-                         (long long)y[i], (long long)V - 1);
-            return -1;
-        }
-    return 0;
+    return rnnlm_check_ids((const npy_int64*)PyArray_DATA(out[1]), N, V, "target word id");
 }
 
 static void rnnlm_release(PyArrayObject* arrays[5])
@@ -540,7 +547,7 @@ class ScatterColumns(Op):
         outputs[0][0] = dense
 
 
-ADD_TO_COLUMNS_C = r"""
+ADD_TO_COLUMNS_C = CHECK_IDS_C + r"""
 /* M[:, ids[k]] += rows[k] in place, in either memory order of M; 0, or -1 with an exception. */
 static int rnnlm_add_to_columns(PyArrayObject* M, PyArrayObject* ids_in, PyArrayObject* rows_in)
 {
@@ -556,12 +563,7 @@ static int rnnlm_add_to_columns(PyArrayObject* M, PyArrayObject* ids_in, PyArray
             PyErr_SetString(PyExc_ValueError, "add to columns: one row of the table's height per id is needed");
             goto done;
         }
-        for (npy_intp k = 0; k < K; ++k)
-            if (id[k] < 0 || id[k] >= V) {
-                PyErr_Format(PyExc_ValueError, "word id %lld is outside the vocabulary (0..%lld)",
-                             (long long)id[k], (long long)V - 1);
-                goto done;
-            }
+        if (rnnlm_check_ids(id, K, V, "word id")) goto done;
         for (npy_intp k = 0; k < K; ++k) {
             char* column = (char*)PyArray_DATA(M) + id[k] * across;
             if (PyArray_TYPE(M) == NPY_FLOAT32) {
