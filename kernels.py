@@ -218,7 +218,8 @@ static int rnnlm_fit(PyArrayObject** out, int nd, const npy_intp* dims, int type
 }
 
 /* The inputs as C-contiguous arrays of the right type (new references), checked; 0 or -1 with an
-   exception.  z (N, V); y (N,) ids < V; b (V,) or NULL; norm (N, 2) or NULL; g (N,) or NULL. */
+   exception.  z (N, V); y (N,) ids < V; b (V,) or NULL (out[2] is then zeros); norm (N, 2) or NULL;
+   g (N,) or NULL. */
 static int rnnlm_xent_inputs(PyArrayObject* in[5], PyArrayObject* out[5])
 {
     const int type = PyArray_TYPE(in[0]);
@@ -230,7 +231,7 @@ static int rnnlm_xent_inputs(PyArrayObject* in[5], PyArrayObject* out[5])
     npy_intp N = PyArray_DIM(out[0], 0), V = PyArray_DIM(out[0], 1);
     /* no bias: a zero one (a test inside the loops would keep gcc from vectorising them) */
     if (!in[2] && !(out[2] = (PyArrayObject*)PyArray_ZEROS(1, &V, type, 0))) return -1;
-    if (PyArray_DIM(out[1], 0) != N || (out[2] && PyArray_DIM(out[2], 0) != V)
+    if (PyArray_DIM(out[1], 0) != N || PyArray_DIM(out[2], 0) != V
         || (out[3] && PyArray_DIM(out[3], 0) != N) || (out[4] && PyArray_DIM(out[4], 0) != N)) {
         PyErr_SetString(PyExc_ValueError, "softmax cross-entropy: logits, targets and bias do not match in size");
         return -1;
