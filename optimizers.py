@@ -2,7 +2,7 @@
 each optionally after clipping the global gradient norm.  Optimizer state lives on the model as
 shared variables (``model.slot``), so it is saved with checkpoints."""
 from backend import at, floatX, grad
-from kernels import AddToColumns, sparse_columns
+from kernels import AddToColumns, SumOfSquares, sparse_columns
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 # Each optimizer's extra inputs to the compiled step, with their defaults (the GRU tutorial's decay 0.9).
@@ -10,15 +10,13 @@ HYPERPARAMETERS = {"sgd": {}, "rmsprop": {"decay": 0.9}, "adam": {}}
 
 
 def global_norm(grads):
-    """The L2 norm of all gradients together (a sparse column gradient counts by its rows alone).
-    Each squared norm is a BLAS dot product of the gradient with itself, not a square and a sum:
-    Aesara's reduction accumulates float32 in float64, one element at a time (PTB small: 0.6 ms per
-    step for all gradients instead of 4 ms)."""
-    def squared(g):
+    """The L2 norm of all gradients together (a sparse column gradient counts by its rows alone), from
+    one C op (kernels.SumOfSquares): Aesara's own reduction accumulates float32 in float64 element by
+    element (PTB small: 4 ms per step)."""
+    def values(g):
         sparse = sparse_columns(g)
-        v = (sparse[1] if sparse else g).flatten()
-        return at.dot(v, v)
-    return at.sqrt(sum(squared(g) for g in grads))
+        return sparse[1] if sparse else g
+    return at.sqrt(SumOfSquares()(*[values(g) for g in grads]))
 
 
 def sgd(model, params, grads, lr, scale):

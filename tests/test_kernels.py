@@ -6,7 +6,7 @@ import pytest
 
 import backend
 from backend import at, function
-from kernels import AddToColumns, ColumnSums, columns, sigmoid, softmax_crossentropy, tanh
+from kernels import AddToColumns, ColumnSums, SumOfSquares, columns, sigmoid, softmax_crossentropy, tanh
 from lstm_aesara import LSTMAesara
 
 SPECIAL = [0.0, -0.0, 1e-45, -1e-40, 1e-30, 3e-5, 9.99e-5, 1e-4, 1.01e-4, -1e-4, 0.5, 1.0, 9.0, 9.99, 10.0,
@@ -200,3 +200,16 @@ def test_add_to_columns_in_place_and_on_a_copy(linker, order):
     np.testing.assert_allclose(param.get_value(), expected)
     with pytest.raises(ValueError, match="word id 30 is outside the vocabulary"):
         step(np.array([30]), rows[:1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_of_squares_adds_every_element_of_every_array(dtype):
+    """Arrays of several shapes, one transposed (not contiguous) and one longer than a 4096 block."""
+    rng = np.random.RandomState(5)
+    arrays = [rng.uniform(-3, 3, shape).astype(dtype) for shape in [(7, 5), (10_001,), (3, 4, 2), ()]]
+    variables = [at.tensor(dtype=dtype, shape=(None,) * a.ndim) for a in arrays]
+    f = function(variables, SumOfSquares()(variables[0].T, *variables[1:]))
+    expected = sum(np.sum(a.astype(np.float64) ** 2) for a in arrays)
+    result = f(*arrays)
+    assert result.dtype == dtype
+    np.testing.assert_allclose(result, expected, rtol=1e-6 if dtype == "float32" else 1e-13)
