@@ -9,12 +9,16 @@ rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.
                         T small ones); self.lookup(U, x) gives the columns U[:, x_t] (U times a one-hot word);
     step(*inputs_t, *states_prev, *step_weights) -> one layer's new states (a list, or one tensor);
     step_weights(l)  -> optional: matrices layer l's step multiplies by, prepared once outside the loop;
+    layer_step(l)    -> optional: the step of layer l, where layers differ (default: step);
     logits(h)        -> output scores from the last state (any leading shape);
     state_names      -> names of the recurrent states, each ``hidden_dim`` wide, layer after layer; the
                         last one feeds the output.
     Stacked models also set ``layers`` and provide
-    layer_inputs(l, below) -> the inputs of layer l > 0 from the states (T, B, H) of the layer below.
+    layer_inputs(l, *below) -> the inputs of layer l > 0 from the states (T, B, H) of the layer below
+                       (all of them, in state_names order).
     Each layer runs its own loop over time, so its input product is again one product over all steps.
+    An input may be any (T, B, ...) tensor, not only a product with x: the Clockwork RNN passes the
+    time index t, which then stays the real position inside the truncation windows below.
 
 Truncated BPTT (DESIGN.md section 2) is done by re-running the step over short windows that start from
 the forward pass's state with its gradient cut, so the loop over all T steps never needs a backward pass:
@@ -100,6 +104,11 @@ class RecurrentLM:
             setattr(self, name, variable)
             self.params.append(variable)
 
+    def parameter_count(self):
+        """How many numbers the model learns: the sizes of its parameters, less any entries it stores
+        but never uses."""
+        return sum(p.get_value(borrow=True).size for p in self.params)
+
     def slot(self, name, like=None):
         """Optimizer state: a shared variable of zeros shaped and laid out like the parameter (or array)
         `like` (a scalar without), created on first use, kept as an attribute (the GRU tutorial's mE, mU, ...)
@@ -115,6 +124,11 @@ class RecurrentLM:
     @classmethod
     def file_options(cls, arrays):
         """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
+        return {}
+
+    def file_metadata(self):
+        """Arrays a parameter file keeps beside the parameters, for options that file_options cannot
+        read off the parameters' names and shapes."""
         return {}
 
     def lookup(self, M, x):
@@ -149,19 +163,23 @@ class RecurrentLM:
         states = []
         for l in range(self.layers):
             if l:
-                sequences = self.layer_inputs(l, states[-1])
-            states += self.scan_layer(sequences, initial[l * per_layer:(l + 1) * per_layer],
+                sequences = self.layer_inputs(l, *states[-per_layer:])
+            states += self.scan_layer(self.layer_step(l), sequences, initial[l * per_layer:(l + 1) * per_layer],
                                       self.step_weights(l), active)
         return states
 
-    def scan_layer(self, sequences, initial, weights, active):
+    def layer_step(self, l):
+        """The step function of layer l: the same for every layer unless a model says otherwise."""
+        return self.step
+
+    def scan_layer(self, step, sequences, initial, weights, active):
         """One layer's loop: scan the step over the sequences from the initial states."""
         n_seq, n_states = len(sequences), len(initial)
 
         def body(*args):
             if active is not None:
                 keep, args = args[n_seq], args[:n_seq] + args[n_seq + 1:]
-            new = self.step(*args)
+            new = step(*args)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
             if active is not None:
                 previous = args[n_seq:n_seq + n_states]

@@ -59,8 +59,15 @@ def read_arrays(path):
         raise InputError(f"{path}: not a readable .npz parameter file ({e})") from None
 
 
+def model_arrays(model):
+    """What a model file holds: every parameter under its name, and the options its keys and shapes
+    cannot tell (model.file_metadata(), e.g. the Clockwork RNN's periods), which readers of the
+    original format ignore."""
+    return {**{p.name: p.get_value() for p in model.params}, **model.file_metadata()}
+
+
 def save_model_parameters_aesara(model, outfile):
-    save_arrays(outfile, {p.name: p.get_value() for p in model.params})
+    save_arrays(outfile, model_arrays(model))
     print(f"Saved model parameters to {outfile}.")
 
 
@@ -70,7 +77,11 @@ def set_parameters(model, arrays, source):
     if missing:
         raise InputError(f"{source}: missing {', '.join(missing)} for a {type(model).__name__} "
                          f"(the file holds {', '.join(sorted(arrays)) or 'nothing'})")
-    unexpected = sorted(set(arrays) - {p.name for p in model.params})
+    metadata = model.file_metadata()
+    for key, value in metadata.items():
+        if key in arrays and not np.array_equal(arrays[key], value):
+            raise InputError(f"{source}: {key} {arrays[key].tolist()} differ from this model's {value.tolist()}")
+    unexpected = sorted(set(arrays) - {p.name for p in model.params} - set(metadata))
     if unexpected:
         raise InputError(f"{source}: holds {', '.join(unexpected)}, which a {type(model).__name__} of "
                          f"this shape does not have (another model or number of layers?)")
@@ -131,7 +142,7 @@ def save_checkpoint(model_path, model, state, index_to_word, settings):
         "settings": np.array(json.dumps(settings, sort_keys=True)),
     })
     save_arrays(state_path(model_path), arrays)
-    save_arrays(model_path, {p.name: p.get_value() for p in model.params})
+    save_arrays(model_path, model_arrays(model))
 
 
 def load_checkpoint(model_path, model):
