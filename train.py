@@ -21,11 +21,22 @@ import numpy as np
 
 from errors import InputError
 
-MODELS = ("rnn", "lstm", "gru")
+# --model: (module, class, constructor options beyond the shared ones)
+MODELS = {
+    "rnn": ("rnn_aesara", "RNNAesara", {}),
+    "lstm": ("lstm_aesara", "LSTMAesara", {}),
+    "gru": ("gru_aesara", "GRUAesara", {}),
+    "peephole": ("lstm_aesara", "LSTMAesara", {"peephole": True}),
+    "cifg": ("lstm_aesara", "LSTMAesara", {"coupled": True}),
+    "dglstm": ("dglstm_aesara", "DGLSTMAesara", {}),
+    "cwrnn": ("cwrnn_aesara", "CWRNNAesara", {}),
+}
+STACKED = ("lstm", "peephole", "cifg", "dglstm")     # the models --layers applies to
 
 # (flag, environment variable of the tutorials or None, type, default, help)
 SETTINGS = [
-    ("--model", None, str, "lstm", "rnn, lstm or gru"),
+    ("--model", None, str, "lstm", "rnn, lstm, gru, peephole (LSTM with peepholes), cifg (LSTM with coupled "
+     "input and forget gates), dglstm (depth-gated LSTM) or cwrnn (clockwork RNN)"),
     ("--input-data-file", "INPUT_DATA_FILE", str, None,
      "a .csv (text in column 0, header row) or a text file; default: the Penn Treebank"),
     ("--vocabulary-size", "VOCABULARY_SIZE", int, None,
@@ -33,7 +44,9 @@ SETTINGS = [
     ("--vocabulary-layout", None, str, "gru", "word order of a file's vocabulary: 'gru' (the GRU tutorial's "
      "<MASK/>, UNKNOWN_TOKEN, rarest first) or 'rnnlm' (the RNN tutorial's most common first, UNKNOWN_TOKEN last)"),
     ("--hidden-dim", "HIDDEN_DIM", int, 200, "units in the recurrent layer(s)"),
-    ("--layers", None, int, 1, "stacked LSTM layers (the LSTM only; the tutorials' GRU always has 2)"),
+    ("--layers", None, int, None, "stacked layers of lstm, peephole, cifg (default 1) or dglstm (default 2; "
+     "the tutorials' GRU always has 2)"),
+    ("--periods", None, str, None, "the clockwork RNN's module periods, ascending, e.g. 1,2,4,8 (the default)"),
     ("--embedding-dim", "EMBEDDING_DIM", int, None,
      "accepted for the GRU tutorial's scripts, which read it but never used it: must equal --hidden-dim"),
     ("--learning-rate", "LEARNING_RATE", float, None,
@@ -99,13 +112,27 @@ def check(s):
         if not ok:
             raise InputError(message)
     need(s["model"] in MODELS, f"--model must be one of {', '.join(MODELS)}, got {s['model']!r}")
+    need(s["layers"] is None or s["model"] in STACKED,
+         f"--layers {s['layers']}: only {', '.join(STACKED)} can be stacked, not {s['model']}")
+    need(s["layers"] is None or s["layers"] >= 1, f"--layers must be at least 1, got {s['layers']}")
+    need(s["layers"] is None or s["layers"] >= 2 or s["model"] != "dglstm",
+         f"--layers {s['layers']}: a depth-gated LSTM links adjacent layers, so it needs at least 2")
+    need(s["periods"] is None or s["model"] == "cwrnn", f"--periods is for the clockwork RNN (cwrnn), not {s['model']}")
+    if s["periods"] is not None:
+        try:
+            s["periods"] = [int(T) for T in s["periods"].split(",")]
+        except ValueError:
+            raise InputError(f"--periods must be integers separated by commas, like 1,2,4,8; got {s['periods']!r}")
+        need(all(T >= 1 for T in s["periods"]) and s["periods"] == sorted(set(s["periods"])),
+             f"--periods must be positive and ascending, got {','.join(map(str, s['periods']))}")
+        need(s["hidden_dim"] % len(s["periods"]) == 0, f"--hidden-dim {s['hidden_dim']} does not split into "
+             f"{len(s['periods'])} modules of equal size (one per period)")
     need(s["optimizer"] in ("sgd", "rmsprop", "adam"), f"--optimizer must be sgd, rmsprop or adam, got {s['optimizer']!r}")
     need(s["vocabulary_layout"] in ("gru", "rnnlm"),
          f"--vocabulary-layout must be gru or rnnlm, got {s['vocabulary_layout']!r}")
     need(s["truncation"] in ("theano", "bptt"), f"--truncation must be theano or bptt, got {s['truncation']!r}")
     need(s["float"] in (32, 64), f"--float must be 32 or 64, got {s['float']}")
-    need(s["layers"] == 1 or s["model"] == "lstm", f"--layers {s['layers']}: only the LSTM can be stacked")
-    for name in ("hidden_dim", "layers", "batch_size", "print_every"):
+    for name in ("hidden_dim", "batch_size", "print_every"):
         need(s[name] >= 1, f"--{name.replace('_', '-')} must be at least 1, got {s[name]}")
     for name in ("nepoch", "max_sentences", "sample"):
         need(s[name] >= 0, f"--{name.replace('_', '-')} must not be negative, got {s[name]}")
@@ -137,13 +164,26 @@ def load_corpus(s):
 
 
 def model_class(s):
-    """The class to build and its constructor options."""
-    from gru_aesara import GRUAesara
-    from lstm_aesara import LSTMAesara
-    from rnn_aesara import RNNAesara
-    cls = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}[s["model"]]
-    options = dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"])
-    return cls, dict(options, layers=s["layers"]) if s["model"] == "lstm" else options
+    """The class to build, the shared constructor options, and the shape the command line asks for
+    (peepholes, coupled gates, layers, periods); the class's defaults fill in the rest."""
+    import importlib
+    module, name, variant = MODELS[s["model"]]
+    shape = dict(variant)
+    if s["layers"]:
+        shape["layers"] = s["layers"]
+    if s["periods"]:
+        shape["periods"] = tuple(s["periods"])
+    return (getattr(importlib.import_module(module), name),
+            dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"]), shape)
+
+
+def describe(model):
+    """What the header line says about the model's shape beyond its sizes."""
+    parts = [f"{model.layers} layers"] if model.layers > 1 else []
+    parts += [option for option in ("peephole", "coupled") if getattr(model, option, False)]
+    if hasattr(model, "periods"):
+        parts.append("periods " + ",".join(map(str, model.periods)))
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def timed_step(model, X, Y, s, learning_rate):
@@ -199,15 +239,18 @@ def main(argv):
     np.random.seed(s["seed"])
     data, index_to_word, word_to_index = load_corpus(s)
     X_train, y_train = data["train"]
-    cls, options = model_class(s)
+    cls, options, shape = model_class(s)
     out = s["model_output_file"] or os.path.join("runs", "%s-%s-%d-%d.npz" % (
         s["model"], datetime.datetime.now().strftime("%Y-%m-%d-%H-%M"), len(index_to_word), s["hidden_dim"]))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     default_rate = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
     state = training.TrainingState(s["learning_rate"] or default_rate)
     if s["model_file"]:
-        file_decides = {k: v for k, v in options.items() if k != "layers"}     # the file holds its layers
-        model = load_model_parameters_aesara(s["model_file"], cls, **file_decides)
+        model = load_model_parameters_aesara(s["model_file"], cls, **options)     # the file holds its shape
+        for option, value in shape.items():
+            if getattr(model, option) != value:
+                raise InputError(f"{s['model_file']}: holds a model with {option}={getattr(model, option)}, "
+                                 f"not the {option}={value} asked for")
         if model.word_dim != len(index_to_word):
             raise InputError(f"{s['model_file']}: parameters for a vocabulary of {model.word_dim} words, "
                              f"but the data has {len(index_to_word)}")
@@ -220,13 +263,12 @@ def main(argv):
             print(f"Resuming after {state.examples_seen} sentences (epoch {state.epoch + 1}), "
                   f"learning rate {state.learning_rate:g}")
     else:
-        model = cls(len(index_to_word), hidden_dim=s["hidden_dim"], **options)
+        model = cls(len(index_to_word), hidden_dim=s["hidden_dim"], **options, **shape)
     meaning = "full BPTT" if model.bptt_truncate < 0 else (
         f"bptt_truncate={model.bptt_truncate}, truncation='{model.truncation}' (" +
         ("the originals' scan: only the last k steps of each sentence" if model.truncation == "theano"
          else "the tutorial's: each output's error flows back k steps") + ")")
-    layers = f" x {model.layers} layers" if getattr(model, "layers", 1) > 1 else ""
-    print(f"{type(model).__name__}: vocabulary {model.word_dim}, hidden {model.hidden_dim}{layers}, {meaning}; "
+    print(f"{type(model).__name__}{describe(model)}: vocabulary {model.word_dim}, hidden {model.hidden_dim}, {meaning}; "
           f"{s['optimizer']} lr {state.learning_rate:g}, batch {s['batch_size']}, float{s['float']}, "
           f"{backend.NAME} {backend.VERSION}; {len(y_train)} training sentences")
 
