@@ -454,46 +454,24 @@ def test_directory(tmp_path):
     assert "directory" in assert_input_error(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["empty.csv", "empty.txt"])
-def test_empty_file(tmp_path, name):
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.csv", b"", "empty"),
+    ("empty.txt", b"", "empty"),
+    ("header.csv", b"body,score\n\n", "no data rows"),
+    ("model.csv", b"PK\x03\x04\x00\x00binary\x00stuff", "NUL"),
+    ("utf16.txt", "Hello there.".encode("utf-16"), "NUL"),           # refused as binary
+    ("blank.txt", b"  \n\t\n\n", "whitespace"),
+    ("huge.csv", b'body\n"' + b"x" * 200_000 + b"\n", "CSV"),        # malformed: an unclosed quote
+])
+def test_a_bad_file_gets_one_line(tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_bytes(b"")
-    assert "empty" in assert_input_error(path)
-
-
-def test_csv_with_only_a_header(tmp_path):
-    path = tmp_path / "header.csv"
-    path.write_text("body,score\n\n", encoding="utf-8")
-    assert "no data rows" in assert_input_error(path)
-
-
-def test_binary_file(tmp_path):
-    path = tmp_path / "model.csv"
-    path.write_bytes(b"PK\x03\x04\x00\x00binary\x00stuff")
-    assert "NUL" in assert_input_error(path)
-
-
-def test_utf16_file_is_refused_as_binary(tmp_path):
-    path = tmp_path / "utf16.txt"
-    path.write_bytes("Hello there.".encode("utf-16"))
-    assert "NUL" in assert_input_error(path)
+    path.write_bytes(content)
+    assert message in assert_input_error(path)
 
 
 def test_csv_text_column_empty_everywhere(tmp_path):
     path = write_csv(tmp_path / "blank.csv", [["", "1"], ["   ", "2"], ["", "this is elsewhere."]])
     assert "empty in every row" in assert_input_error(path)
-
-
-def test_whitespace_only_text_file(tmp_path):
-    path = tmp_path / "blank.txt"
-    path.write_text("  \n\t\n\n", encoding="utf-8")
-    assert "whitespace" in assert_input_error(path)
-
-
-def test_malformed_csv(tmp_path):
-    path = tmp_path / "huge.csv"
-    path.write_text('body\n"' + "x" * 200_000 + "\n", encoding="utf-8")
-    assert "CSV" in assert_input_error(path)
 
 
 @pytest.mark.parametrize("size", [2, 0, -1])

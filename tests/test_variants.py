@@ -195,6 +195,17 @@ def test_sgd_step_moves_against_the_gradient(variant):
 # ---------------------------------------------------------------------------------------------------------------
 # Degenerate cases
 
+def assert_same_numbers(model, plain, x, y, expected):
+    """model's probabilities equal the reference's and plain's, and its loss plain's; returns its probabilities
+    and both models' full-BPTT gradients, by name."""
+    probs = model.forward_propagation(x)
+    np.testing.assert_allclose(probs, expected, rtol=1e-12)
+    np.testing.assert_allclose(probs, plain.forward_propagation(x), rtol=1e-13)
+    np.testing.assert_allclose(model.ce_error(x, y), plain.ce_error(x, y), rtol=1e-13)
+    model.bptt_truncate = plain.bptt_truncate = -1
+    return probs, gradients(model, x, y), gradients(plain, x, y)
+
+
 @variants("peephole")
 @pytest.mark.parametrize("model", ["lstm"], indirect=True)
 def test_zero_peepholes_are_the_plain_lstm(variant, model):
@@ -204,12 +215,7 @@ def test_zero_peepholes_are_the_plain_lstm(variant, model):
     set_params(peep, {k: np.zeros(hidden) for k in ("p_i", "p_f", "p_o")})
     x, y = sentence(rng_for(21), 9)
     _, expected = ref.forward("lstm", plain, x, ref.zero_state("lstm", hidden))
-    probs = peep.forward_propagation(x)
-    np.testing.assert_allclose(probs, expected, rtol=1e-12)
-    np.testing.assert_allclose(probs, model.forward_propagation(x), rtol=1e-13)
-    np.testing.assert_allclose(peep.ce_error(x, y), model.ce_error(x, y), rtol=1e-13)
-    peep.bptt_truncate = model.bptt_truncate = -1
-    mine, theirs = gradients(peep, x, y), gradients(model, x, y)
+    probs, mine, theirs = assert_same_numbers(peep, model, x, y, expected)
     for name in TUTORIAL_LSTM:
         np.testing.assert_allclose(mine[name], theirs[name], rtol=1e-11, atol=1e-14, err_msg=name)
     # and the peepholes do something once they are not zero
@@ -294,12 +300,7 @@ def test_closed_depth_gate_is_a_stacked_peephole_lstm(variant, built):
         x, y = sentence(rng_for(26), 9)
         P = {k: v for k, v in params_of(dg).items() if not k.endswith("_d2")}
         _, expected = ref.forward(CONFIGS["peephole2"][1], P, x, ref.zero_state(CONFIGS["peephole2"][1], H))
-        probs = dg.forward_propagation(x)
-        np.testing.assert_allclose(probs, expected, rtol=1e-12)
-        np.testing.assert_allclose(probs, stacked.forward_propagation(x), rtol=1e-13)
-        np.testing.assert_allclose(dg.ce_error(x, y), stacked.ce_error(x, y), rtol=1e-13)
-        stacked.bptt_truncate = dg.bptt_truncate = -1
-        mine, theirs = gradients(dg, x, y), gradients(stacked, x, y)
+        probs, mine, theirs = assert_same_numbers(dg, stacked, x, y, expected)
         assert set(mine) - set(theirs) == {"U_d2", "p_d2", "q_d2", "b_d2"}
         for name, g in theirs.items():
             np.testing.assert_allclose(mine[name], g, rtol=1e-11, atol=1e-14, err_msg=name)
