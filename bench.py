@@ -13,10 +13,12 @@ everything inside one scan (input lookup, one product per gate, softmax), Theano
 stock Aesara ops and dense gradients for every parameter.
 """
 import argparse
+import functools
 import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -28,21 +30,30 @@ import backend
 backend.set_float(32)
 from backend import at, function, scan, softmax  # noqa: E402
 import optimizers  # noqa: E402
+from cwrnn_aesara import CWRNNAesara  # noqa: E402
+from dglstm_aesara import DGLSTMAesara  # noqa: E402
 from gru_aesara import GRUAesara  # noqa: E402
 from lstm_aesara import LSTMAesara  # noqa: E402
 from recurrent import hard_sigmoid  # noqa: E402
 from rnn_aesara import RNNAesara  # noqa: E402
 from timing import median_ms  # noqa: E402
 
-# (label, class, word_dim, hidden_dim, bptt_truncate, optimizer): the tutorials' own configurations
+# (label, class, its options, word_dim, hidden_dim, bptt_truncate, optimizer, the PyTorch counterpart in
+# bench_torch.py): the tutorials' own configurations, then the LSTM family at the tutorials' size
 SENTENCE_CASES = [
-    ("RNN 8000/100, bptt_truncate 4, SGD", RNNAesara, 8000, 100, 4, "sgd"),
-    ("LSTM 8000/100, bptt_truncate 4, SGD", LSTMAesara, 8000, 100, 4, "sgd"),
-    ("GRU 2x128, vocabulary 2000, full BPTT, RMSprop", GRUAesara, 2000, 128, -1, "rmsprop"),
-    ("RNN 8000/100, full BPTT, SGD", RNNAesara, 8000, 100, -1, "sgd"),
-    ("LSTM 8000/100, full BPTT, SGD", LSTMAesara, 8000, 100, -1, "sgd"),
+    ("RNN 8000/100, bptt_truncate 4, SGD", RNNAesara, {}, 8000, 100, 4, "sgd", "rnn"),
+    ("LSTM 8000/100, bptt_truncate 4, SGD", LSTMAesara, {}, 8000, 100, 4, "sgd", "lstm"),
+    ("GRU 2x128, vocabulary 2000, full BPTT, RMSprop", GRUAesara, {}, 2000, 128, -1, "rmsprop", "gru"),
+    ("RNN 8000/100, full BPTT, SGD", RNNAesara, {}, 8000, 100, -1, "sgd", "rnn"),
+    ("LSTM 8000/100, full BPTT, SGD", LSTMAesara, {}, 8000, 100, -1, "sgd", "lstm"),
+    ("peephole LSTM 8000/100, full BPTT, SGD", LSTMAesara, {"peephole": True}, 8000, 100, -1, "sgd", "peephole"),
+    ("CIFG LSTM 8000/100, full BPTT, SGD", LSTMAesara, {"coupled": True}, 8000, 100, -1, "sgd", "cifg"),
+    ("LSTM 2x100, vocabulary 8000, full BPTT, SGD", LSTMAesara, {"layers": 2}, 8000, 100, -1, "sgd", "lstm2"),
+    ("DG-LSTM 2x100, vocabulary 8000, full BPTT, SGD", DGLSTMAesara, {}, 8000, 100, -1, "sgd", "dglstm"),
+    ("Clockwork RNN 8000/100, periods 1,2,4,8, full BPTT, SGD", CWRNNAesara, {}, 8000, 100, -1, "sgd", "cwrnn"),
 ]
-TORCH_KIND = {RNNAesara: "rnn", LSTMAesara: "lstm", GRUAesara: "gru"}
+# each variant's speed target is a ratio to the cell it extends, measured in the same run
+BASELINES = {"peephole": "lstm", "cifg": "lstm", "dglstm": "lstm2", "cwrnn": "rnn"}
 LENGTH = 45          # words in the timed sentence (DESIGN.md section 5)
 PTB_SMALL = (10000, 200, 2, 20, 20)     # vocabulary, hidden, layers, batch, steps (Zaremba et al.'s small model)
 
@@ -76,7 +87,7 @@ def original_structure_step(model, optimizer):
         s2 = layer(3, s1, s2)
         return out(s2, P["c"]), s1, s2
 
-    step = {RNNAesara: rnn, LSTMAesara: lstm, GRUAesara: gru}[type(model)]
+    step = {RNNAesara: rnn, LSTMAesara: lstm, GRUAesara: gru}[type(model)]     # the tutorials' three
     x, y, lr = at.ivector("x"), at.ivector("y"), at.scalar("learning_rate")
     zeros = [at.zeros(model.hidden_dim) for _ in model.state_names]
     probs = scan(step, sequences=x, outputs_info=[None] + zeros, truncate_gradient=model.bptt_truncate)[0]
@@ -87,24 +98,39 @@ def original_structure_step(model, optimizer):
 
 
 def sentence_rows(repeats, torch_times):
+    """The per-sentence rows, and each variant's time relative to the cell it extends."""
     rng = np.random.RandomState(0)
-    rows = []
-    for label, cls, V, H, k, optimizer in SENTENCE_CASES:
+    rows, full_bptt_steps = [], {}
+    for label, cls, options, V, H, k, optimizer, kind in SENTENCE_CASES:
         x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
         np.random.seed(0)
-        ours = cls(V, hidden_dim=H, bptt_truncate=k)
-        step = (lambda: ours.sgd_step(x, y, 0.001))
+        ours = cls(V, hidden_dim=H, bptt_truncate=k, **options)
+        step = functools.partial(ours.sgd_step, x, y, 0.001)     # bound now: paired_ratios calls it later
         start = time.perf_counter()
         step()                                           # compiles (or loads from Aesara's cache)
         compile_s = time.perf_counter() - start
-        row = {"case": label, "ours_ms": median_ms(step, repeats), "compile_s": compile_s}
-        original = original_structure_step(cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
-        row["original_ms"] = median_ms(lambda: original(x, y), max(5, repeats // 3))
+        row = {"case": label, "kind": kind, "ours_ms": median_ms(step, repeats), "compile_s": compile_s}
+        if k < 0:
+            full_bptt_steps[kind] = step
+        if not options and cls in (RNNAesara, LSTMAesara, GRUAesara):     # the 2015 code had only these
+            original = original_structure_step(cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
+            row["original_ms"] = median_ms(lambda: original(x, y), max(5, repeats // 3))
         if torch_times:
             row["torch_ms"] = torch_times["sentences"][len(rows)]
         rows.append(row)
         print(f"  {label}: {row}", file=sys.stderr, flush=True)
-    return rows
+    return rows, paired_ratios(full_bptt_steps, repeats)
+
+
+def paired_ratios(steps, repeats, rounds=5):
+    """Each variant's step time over its cell's, timed in alternating rounds so that the drift of a shared
+    machine (2x over minutes, seen here) falls on both alike: the median of the rounds' ratios."""
+    ratios = {}
+    for kind, base in BASELINES.items():
+        per_round = [median_ms(steps[kind], repeats) / median_ms(steps[base], repeats) for _ in range(rounds)]
+        ratios[kind] = statistics.median(per_round)
+        print(f"  {kind} / {base}: {[round(r, 3) for r in per_round]}", file=sys.stderr, flush=True)
+    return ratios
 
 
 def ptb_row(repeats, torch_times):
@@ -135,7 +161,7 @@ def pytorch_times(repeats):
         print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
               file=sys.stderr)
         return None
-    cases = [[TORCH_KIND[cls], V, H, k, LENGTH] for _label, cls, V, H, k, _optimizer in SENTENCE_CASES]
+    cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind in SENTENCE_CASES]
     command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
                "--json", json.dumps({"sentences": cases, "ptb": PTB_SMALL}), str(repeats)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -144,9 +170,22 @@ def pytorch_times(repeats):
 
 def measure(repeats, with_torch):
     torch_times = pytorch_times(repeats) if with_torch else None
+    sentences, variants = sentence_rows(repeats, torch_times)
     return {"backend": f"{backend.NAME} {backend.VERSION}", "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch_times["version"] if torch_times else None,
-            "sentences": sentence_rows(repeats, torch_times), "ptb": ptb_row(repeats, torch_times)}
+            "sentences": sentences, "variants": variants, "ptb": ptb_row(repeats, torch_times)}
+
+
+def parameter_counts():
+    """Each cell's number of parameters at the tutorials' size (building a model draws, never compiles)."""
+    cells = {}
+    for _label, cls, options, _V, _H, _k, _optimizer, kind in SENTENCE_CASES:
+        cells.setdefault(kind, cls(8000, hidden_dim=100, **options).parameter_count())
+    return cells.items()
+
+
+def number(ms):
+    return f"{ms:.2f}" if ms else "-"
 
 
 def ratio(a, b):
@@ -158,11 +197,17 @@ def table(results):
              "| ours / PyTorch | compile s |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         for row in r["sentences"]:
-            torch_ms = f"{row['torch_ms']:.2f}" if row.get("torch_ms") else "-"
-            lines.append(f"| {row['case']} | {r['backend']} | {row['ours_ms']:.2f} | {row['original_ms']:.2f} | "
-                         f"{torch_ms} | "
-                         f"{ratio(row['ours_ms'], row['original_ms'])} | {ratio(row['ours_ms'], row.get('torch_ms'))} "
-                         f"| {row['compile_s']:.0f} |")
+            lines.append(f"| {row['case']} | {r['backend']} | {row['ours_ms']:.2f} | {number(row.get('original_ms'))} | "
+                         f"{number(row.get('torch_ms'))} | {ratio(row['ours_ms'], row.get('original_ms'))} | "
+                         f"{ratio(row['ours_ms'], row.get('torch_ms'))} | {row['compile_s']:.0f} |")
+    lines += ["", "| cell (vocabulary 8000, hidden 100) | parameters |", "|---|---|"]
+    lines += [f"| {name} | {count:,} |" for name, count in parameter_counts()]
+    lines += ["", "| variant | backend | the cell it extends | variant / cell (median of 5 alternating rounds) |",
+              "|---|---|---|---|"]
+    for r in results:
+        cases = {row["kind"]: row["case"] for row in r["sentences"] if "full BPTT" in row["case"]}
+        for kind, base in BASELINES.items():
+            lines.append(f"| {cases[kind]} | {r['backend']} | {cases[base]} | {r['variants'][kind]:.2f}x |")
     lines += ["", "| configuration | backend | ours ms/step | ours tokens/s | PyTorch ms/step | PyTorch tokens/s "
                   "| ours / PyTorch tokens/s | compile s |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -188,6 +233,8 @@ def main():
     parser.add_argument("--also", metavar="PYTHON", help="also run the bench with this interpreter (another backend)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
     parser.add_argument("--json", action="store_true", help="print the results as JSON (used by --also)")
+    parser.add_argument("--save", metavar="FILE.md", help="also write the tables, with the command, date and machine, "
+                        "to this markdown file (the README quotes results/bench.md)")
     args = parser.parse_args()
     repeats = 10 if args.quick else 30
     results = [measure(repeats, not args.no_torch)]
@@ -198,10 +245,14 @@ def main():
         command = [args.also, os.path.abspath(__file__), "--json", "--no-torch"] + (["--quick"] if args.quick else [])
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
-    print(f"Machine: {machine()}; Python {', '.join(r['python'] + ' (' + r['backend'] + ')' for r in results)}; "
-          f"numpy {results[0]['numpy']}; PyTorch {results[0]['torch'] or 'not installed'}; float32; "
-          f"{LENGTH}-word sentences\n")
-    print(table(results))
+    report = (f"Machine: {machine()}; Python {', '.join(r['python'] + ' (' + r['backend'] + ')' for r in results)}; "
+              f"numpy {results[0]['numpy']}; PyTorch {results[0]['torch'] or 'not installed'}; float32; "
+              f"{LENGTH}-word sentences\n\n" + table(results))
+    print(report)
+    if args.save:
+        command = " ".join(["python", "bench.py"] + sys.argv[1:])
+        with open(args.save, "w") as f:
+            f.write(f"# Training-step speed\n\n`{command}`, {time.strftime('%Y-%m-%d %H:%M %Z')}\n\n{report}\n")
 
 
 if __name__ == "__main__":

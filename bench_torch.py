@@ -13,11 +13,15 @@ Use the CPU build, version 2.13.0, in a side environment or in the project's own
 Functions:
     sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, ...)  one training step on one sentence,
         for kind "rnn", "lstm" (SGD) or "gru" (the 2-layer GRU with RMSprop), with the tutorials' equations
-        written as plain tensor ops and the original Theano code's meaning of bptt_truncate.
+        written as plain tensor ops and the original Theano code's meaning of bptt_truncate; and the
+        variants of DESIGN.md section 3, which torch has no built-in for, written the same way (SGD):
+        "peephole" (diagonal peepholes), "cifg" (f = 1 - i), "lstm2" (two stacked LSTM layers),
+        "dglstm" (Yao et al.'s Depth-Gated LSTM, two layers) and "cwrnn" (Clockwork RNN, periods 1, 2, 4, 8).
     ptb_small_tokens_per_s(...)  Zaremba et al.'s "small" PTB LSTM (no dropout) with torch.nn.LSTM.
 
 Run ``python bench_torch.py [threads]`` for a table of the standard configurations.
 """
+import functools
 import json
 import math
 import time
@@ -65,7 +69,7 @@ def _sentence_loss(states, cut, weight, bias, y):
     return tail, total
 
 
-# ---------------------------------------------------------------- the three tutorial models
+# ---------------------------------------------------------------- the tutorial models and their variants
 # Each builder returns (params, loss_fn, update_fn); loss_fn(x, y) returns (loss to backprop, full loss).
 # Input columns U[:, x_t] are gathered for all steps at once with index_select: its backward (index_add)
 # is cheap, while the backward of advanced indexing U[:, x] costs ~10 ms at word_dim 8000 on this CPU.
@@ -100,33 +104,90 @@ def _build_rnn(gen, word_dim, hidden_dim, cut):
     return params, loss_fn, _sgd(params, 0.005)
 
 
-def _build_lstm(gen, word_dim, hidden_dim, cut):
+class _LSTMLayer:
+    """One layer of the LSTM family, of width H, on inputs of size n_in.
+
+    The gates' matrices are kept stacked by block, so each step needs one matrix product for all gates;
+    SGD is elementwise, so this is the same model and the same update as one parameter per gate.
+    U and b hold the blocks i, f, o, g (rows k*H:(k+1)*H are U_i, U_f, ...), then d with depth; W holds
+    i, f, o, g. b_f = 1, as in the tutorial; the other biases start at 0, the peephole vectors (and p_d,
+    q_d) uniform in ±sqrt(1/H) like lstm_aesara.py's.
+      coupled   (CIFG): f = 1 - i, with no forget-gate parameters: the blocks are i, o, g.
+      peephole  diagonal peepholes: i = σ(a_i + p_i∘c_{t-1}), f = σ(a_f + p_f∘c_{t-1}) (p_i, p_f stacked
+                as p_in), o = σ(a_o + p_o∘c_t) on the new cell.
+      depth     the Depth-Gated LSTM's layers above the first: d = σ(b_d + U_d x + p_d∘c_{t-1} + q_d∘c_below)
+                with c_below the layer below's new cell, and c_t = d∘c_below + f∘c_{t-1} + i∘g.
+                d reads no s_{t-1}: W has no d block.
+    """
+
+    def __init__(self, gen, n_in, H, peephole=False, coupled=False, depth=False):
+        self.H, self.coupled, self.depth = H, coupled, depth
+        gates = 3 if coupled else 4
+        self.n_before = gates - 2  # i (and f), needed before the cell update; o and g are the last two blocks
+        blocks = gates + depth
+        self.U = torch.cat([_uniform(gen, (H, n_in), n_in) for _ in range(blocks)])  # U_i, U_f, U_o, U_g(, U_d)
+        self.W = torch.cat([_uniform(gen, (H, H), H) for _ in range(gates)])  # W_i, W_f, W_o, W_g
+        self.b = torch.zeros(blocks * H)
+        if not coupled:
+            self.b[H:2 * H] = 1.0  # b_f = 1
+        self.params = [self.U, self.W, self.b]
+        self.p_in = self.p_o = None
+        if peephole:
+            self.p_in = _uniform(gen, (self.n_before, H), H)
+            self.p_o = _uniform(gen, (H,), H)
+            self.params += [self.p_in, self.p_o]
+        if depth:
+            self.p_d, self.q_d = _uniform(gen, (H,), H), _uniform(gen, (H,), H)
+            self.params += [self.p_d, self.q_d]
+        _params(*self.params)
+
+    def step(self, px, s, c, c_below=None):
+        """(s_t, c_t) from px = U x_t + b (all blocks), s_{t-1}, c_{t-1} and, with depth, the layer below's c_t."""
+        H, n = self.H, self.n_before
+        a = torch.addmv(px[:-H] if self.depth else px, self.W, s)  # pre-activations of i, (f,) o, g
+        if self.p_o is None:  # all sigmoid gates at once
+            *before, o = torch.sigmoid(a[:-H]).chunk(n + 1)
+        else:  # i (and f) now; o once the new cell is known
+            before = torch.sigmoid(torch.addcmul(a[:n * H].view(n, H), self.p_in, c)).unbind(0)
+        g = torch.tanh(a[-H:])
+        if self.depth:
+            d = torch.sigmoid(torch.addcmul(torch.addcmul(px[-H:], self.p_d, c), self.q_d, c_below))
+        if self.coupled:
+            c = torch.lerp(c, g, before[0])  # (1 - i)∘c + i∘g
+        else:
+            i, f = before
+            c = f * c + i * g
+        if self.depth:
+            c = c + d * c_below
+        if self.p_o is not None:
+            o = torch.sigmoid(torch.addcmul(a[n * H:-H], self.p_o, c))
+        return o * torch.tanh(c), c
+
+
+def _build_lstm(gen, word_dim, hidden_dim, cut, layers=1, peephole=False, coupled=False, depth=False):
+    """The tutorial's LSTM and its variants: `layers` stacked _LSTMLayers of width H (peephole, coupled
+    as there), layer l >= 2 reading s_t of the layer below; depth gates every layer but the first (the
+    Depth-Gated LSTM). Output softmax(V s_t + b_V) of the top layer."""
     H = hidden_dim
-    # The gates' matrices are kept stacked in the order i, f, o, g (rows k*H:(k+1)*H are U_i, U_f, ...),
-    # so each step needs one matrix product for all four gates. SGD is elementwise, so this is the same
-    # model and the same update as four separate parameters.
-    U = torch.cat([_uniform(gen, (H, word_dim), word_dim) for _ in range(4)])  # U_i, U_f, U_o, U_g
-    W = torch.cat([_uniform(gen, (H, H), H) for _ in range(4)])  # W_i, W_f, W_o, W_g
+    stack = [_LSTMLayer(gen, word_dim if l == 0 else H, H, peephole, coupled, depth and l > 0)
+             for l in range(layers)]
     V = _uniform(gen, (word_dim, H), H)
-    b = torch.zeros(4 * H)
-    b[H:2 * H] = 1.0  # b_f = 1, as in the tutorial
     b_V = torch.zeros(word_dim)
-    params = _params(U, W, V, b, b_V)
+    params = [p for layer in stack for p in layer.params] + _params(V, b_V)
+    first, above = stack[0], stack[1:]
 
     def loss_fn(x, y):
-        inputs = U.index_select(1, x).t() + b  # (T, 4H): U_*[:, x_t] + b_* for every step
-        s = torch.zeros(H)
-        c = torch.zeros(H)
+        inputs = first.U.index_select(1, x).t() + first.b  # (T, blocks * H): U_*[:, x_t] + b_* for every step
+        s = [torch.zeros(H) for _ in stack]
+        c = [torch.zeros(H) for _ in stack]
         states = []
-        for t, u_x in enumerate(inputs.unbind(0)):
+        for t, px in enumerate(inputs.unbind(0)):
             if t == cut and cut > 0:
-                s, c = s.detach(), c.detach()
-            gates = torch.addmv(u_x, W, s)
-            i, f, o = torch.sigmoid(gates[:3 * H]).chunk(3)
-            g = torch.tanh(gates[3 * H:])
-            c = f * c + i * g
-            s = o * torch.tanh(c)
-            states.append(s)
+                s, c = [h.detach() for h in s], [h.detach() for h in c]
+            s[0], c[0] = first.step(px, s[0], c[0])
+            for l, layer in enumerate(above, 1):  # its input is this step's s_t of the layer below
+                s[l], c[l] = layer.step(torch.addmv(layer.b, layer.U, s[l - 1]), s[l], c[l], c[l - 1])
+            states.append(s[-1])
         return _sentence_loss(states, cut, V, b_V, y)
 
     return params, loss_fn, _sgd(params, 0.005)
@@ -183,13 +244,57 @@ def _build_gru(gen, word_dim, hidden_dim, cut):
     return params, loss_fn, update
 
 
-_BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru}
+def _build_cwrnn(gen, word_dim, hidden_dim, cut, periods=(1, 2, 4, 8)):
+    """The Clockwork RNN (Koutník et al. 2014): the RNN's U, V, W, with the hidden state split into
+    len(periods) modules of k units, fast to slow. At step t (0 at the first word) only the modules with
+    t mod T_i == 0 update, s_t[active] = tanh(U[active, x_t] + W[active, :] s_{t-1}); the others keep their
+    value. W acts block-upper-triangular (row block i reads column blocks j >= i, the slower modules):
+    it is multiplied by a fixed mask, so its lower blocks have no effect and get zero gradients.
+    Each period must divide the next, so the active modules are always a prefix 0..a-1: only their rows
+    are computed."""
+    H, g = hidden_dim, len(periods)
+    if H % g or any(slower % faster for faster, slower in zip(periods, periods[1:])):
+        raise ValueError(f"hidden_dim must be a multiple of len(periods) and each period must divide the next; "
+                         f"got hidden_dim {H}, periods {periods}")
+    k = H // g
+    U = _uniform(gen, (H, word_dim), word_dim)
+    V = _uniform(gen, (word_dim, H), H)
+    W = _uniform(gen, (H, H), H)
+    params = _params(U, V, W)
+    mask = torch.kron(torch.ones(g, g).triu(), torch.ones(k, k))
+
+    def loss_fn(x, y):
+        inputs = U.index_select(1, x).t()  # row t is U[:, x_t]
+        rows = [k * sum(t % T == 0 for T in periods) for t in range(len(x))]  # active rows at step t
+        W_upper = W * mask
+        W_rows = {r: W_upper[:r] for r in set(rows)}  # one view per prefix, not one per step
+        s = torch.zeros(H)
+        states = []
+        for t, u_x in enumerate(inputs.unbind(0)):
+            if t == cut and cut > 0:
+                s = s.detach()
+            r = rows[t]
+            if r:  # (none are active when the fastest period is above 1 and t is not its multiple)
+                active = torch.tanh(torch.addmv(u_x[:r], W_rows[r], s))
+                s = active if r == H else torch.cat([active, s[r:]])
+            states.append(s)
+        return _sentence_loss(states, cut, V, None, y)  # softmax(V s_t), no bias, as the RNN
+
+    return params, loss_fn, _sgd(params, 0.005)
+
+
+_BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru, "cwrnn": _build_cwrnn,
+             "peephole": functools.partial(_build_lstm, peephole=True),
+             "cifg": functools.partial(_build_lstm, coupled=True),
+             "lstm2": functools.partial(_build_lstm, layers=2),
+             "dglstm": functools.partial(_build_lstm, layers=2, peephole=True, depth=True)}
 
 
 def sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, length=45, repeats=30, threads=2, seed=0):
     """Median milliseconds of one training step (forward, backward, update) on one random sentence.
 
-    kind: "rnn" or "lstm" (SGD, lr 0.005) or "gru" (2-layer GRU, RMSprop lr 0.001, decay 0.9).
+    kind: "rnn", "lstm", "peephole", "cifg", "lstm2", "dglstm" or "cwrnn" (SGD, lr 0.005) or "gru"
+    (2-layer GRU, RMSprop lr 0.001, decay 0.9).
     bptt_truncate: k > 0 backpropagates through the last k steps only (Theano's truncate_gradient);
     -1 is full BPTT.
     """
@@ -278,12 +383,15 @@ if __name__ == "__main__":
         sys.exit()
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # python bench_torch.py [threads]
     print(f"PyTorch {torch.__version__}, CPU eager, float32, {threads} threads")
-    print(f"{'model':<6} {'word_dim':>8} {'hidden':>6} {'bptt':>5} {'update':>8} {'ms/step':>8}")
+    print(f"{'model':<8} {'word_dim':>8} {'hidden':>6} {'bptt':>5} {'update':>8} {'ms/step':>8}")
     for kind, word_dim, hidden_dim, k in [("rnn", 8000, 100, 4), ("rnn", 8000, 100, -1),
                                           ("lstm", 8000, 100, 4), ("lstm", 8000, 100, -1),
-                                          ("gru", 2000, 128, -1)]:
+                                          ("gru", 2000, 128, -1),
+                                          ("peephole", 8000, 100, -1), ("cifg", 8000, 100, -1),
+                                          ("lstm2", 8000, 100, -1), ("dglstm", 8000, 100, -1),
+                                          ("cwrnn", 8000, 100, -1)]:
         ms = sentence_step_ms(kind, word_dim, hidden_dim, k, threads=threads)
         rule = "rmsprop" if kind == "gru" else "sgd"
-        print(f"{kind:<6} {word_dim:>8} {hidden_dim:>6} {k:>5} {rule:>8} {ms:>8.2f}")
+        print(f"{kind:<8} {word_dim:>8} {hidden_dim:>6} {k:>5} {rule:>8} {ms:>8.2f}")
     ms, tps = ptb_small_tokens_per_s(threads=threads)
     print(f"PTB small (10000 words, 2x200 LSTM, batch 20 x 20 steps): {ms:.1f} ms/step, {tps:,.0f} tokens/s")
