@@ -99,6 +99,10 @@ def test_help_explains_every_setting():
     assert result.returncode == 0
     for flag in ("--learning-rate", "--vocabulary-size", "--hidden-dim", "--nepoch", "--model-output-file",
                  "--input-data-file", "--print-every", "--model-file", "--model", "--optimizer", "--bptt-truncate",
-                 "--truncation", "--seed", "--float", "--max-sentences", "--batch-size", "--sample"):
+                 "--truncation", "--seed", "--float", "--max-sentences", "--batch-size", "--sample", "--layers",
+                 "--periods", "--clip", "--temperature", "--halve-lr-on-rise", "--vocabulary-layout", "--embedding-dim",
+                 "--no-progress"):
         assert flag in result.stdout
     assert "LEARNING_RATE" in result.stdout
+    for model in ("rnn", "lstm", "gru", "peephole", "cifg", "dglstm", "cwrnn"):
+        assert model in result.stdout
