@@ -14,18 +14,19 @@ from errors import InputError
 from dglstm_aesara import DGLSTMAesara
 from lstm_aesara import LSTMAesara
 
-SMALL = ["--vocabulary-size", "40", "--hidden-dim", "8", "--no-progress", "--sample", "2"]
+SMALL = ["--vocabulary-size", "40", "--hidden-dim", "8", "--no-progress"]
 
 # model, its flags, the class and options its file must load back as
 RUNS = {
-    "peephole": (["--optimizer", "sgd", "--batch-size", "1", "--learning-rate", "0.1",
+    # sampling is shared code and costs a compile: one model samples
+    "peephole": (["--sample", "0", "--optimizer", "sgd", "--batch-size", "1", "--learning-rate", "0.1",
                   "--bptt-truncate", "3", "--truncation", "bptt"], LSTMAesara, {"peephole": True, "layers": 1}),
-    "cifg": (["--optimizer", "rmsprop", "--batch-size", "4", "--learning-rate", "0.01", "--layers", "2"],
+    "cifg": (["--sample", "0", "--optimizer", "rmsprop", "--batch-size", "4", "--learning-rate", "0.01", "--layers", "2"],
              LSTMAesara, {"coupled": True, "layers": 2}),
     # theano truncation trains the last k outputs only: k near the sentences' length, for a falling loss
-    "dglstm": (["--optimizer", "adam", "--batch-size", "4", "--learning-rate", "0.01", "--layers", "3",
-                "--bptt-truncate", "8", "--truncation", "theano"], DGLSTMAesara, {"layers": 3, "peephole": True}),
-    "cwrnn": (["--optimizer", "adam", "--batch-size", "1", "--learning-rate", "0.01", "--periods", "1,3"],
+    "dglstm": (["--sample", "0", "--optimizer", "adam", "--batch-size", "4", "--learning-rate", "0.01",
+                "--bptt-truncate", "8", "--truncation", "theano"], DGLSTMAesara, {"layers": 2, "peephole": True}),
+    "cwrnn": (["--sample", "2", "--optimizer", "adam", "--batch-size", "1", "--learning-rate", "0.01", "--periods", "1,3"],
               CWRNNAesara, {"periods": (1, 3)}),
 }
 
@@ -52,8 +53,9 @@ def test_each_new_cell_trains_with_falling_loss_and_samples(runs, model):
     assert result.returncode == 0, result.stderr[-2000:]
     history = losses(result.stdout)
     assert len(history) == 4 and history[-1] < history[0] - 0.2, history
-    samples = result.stdout.split("Samples:\n", 1)[1].strip().splitlines()
-    assert len(samples) == 2 and all(s.strip() for s in samples)
+    if model == "cwrnn":
+        samples = result.stdout.split("Samples:\n", 1)[1].strip().splitlines()
+        assert len(samples) == 2 and all(s.strip() for s in samples)
 
 
 @pytest.mark.parametrize("model", list(RUNS))

@@ -29,8 +29,8 @@ CONFIGS = {
                  ref.lstm_variant_kind(1, peephole=True), HIDDEN_DIM),
     "cifg": (lambda: LSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, coupled=True),
              ref.lstm_variant_kind(1, coupled=True), HIDDEN_DIM),
-    "peephole_cifg2": (lambda: LSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, layers=2, peephole=True, coupled=True),
-                       ref.lstm_variant_kind(2, peephole=True, coupled=True), HIDDEN_DIM),
+    "peephole_cifg": (lambda: LSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, peephole=True, coupled=True),
+                      ref.lstm_variant_kind(1, peephole=True, coupled=True), HIDDEN_DIM),
     "peephole2": (lambda: LSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, layers=2, peephole=True),
                   ref.lstm_variant_kind(2, peephole=True), HIDDEN_DIM),
     "dglstm2": (lambda: DGLSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM),          # default layers=2
@@ -265,11 +265,11 @@ def test_cifg_is_the_lstm_with_f_equal_to_one_minus_i(variant, model):
     check_cifg_against_mirrored_lstm(cifg, model, *sentence(rng_for(23), 9))
 
 
-@pytest.mark.parametrize("variant", ["peephole_cifg2"], indirect=True)
+@pytest.mark.parametrize("variant", ["peephole_cifg"], indirect=True)
 def test_peephole_cifg_is_the_peephole_lstm_with_f_equal_to_one_minus_i(variant, built):
     cifg, _, _, _ = variant
-    with borrowed(built("peephole2")) as full:
-        set_params(full, mirrored_forget_gate(params_of(cifg), 2, peephole=True))
+    with borrowed(built("peephole")) as full:
+        set_params(full, mirrored_forget_gate(params_of(cifg), 1, peephole=True))
         check_cifg_against_mirrored_lstm(cifg, full, *sentence(rng_for(24), 9))
 
 
@@ -411,7 +411,7 @@ def lstm_shapes(n, m, layers, peephole, coupled, depth=False):
 EXPECTED_SHAPES = {
     "peephole": lstm_shapes(WORD_DIM, HIDDEN_DIM, 1, True, False),
     "cifg": lstm_shapes(WORD_DIM, HIDDEN_DIM, 1, False, True),
-    "peephole_cifg2": lstm_shapes(WORD_DIM, HIDDEN_DIM, 2, True, True),
+    "peephole_cifg": lstm_shapes(WORD_DIM, HIDDEN_DIM, 1, True, True),
     "peephole2": lstm_shapes(WORD_DIM, HIDDEN_DIM, 2, True, False),
     "dglstm2": lstm_shapes(WORD_DIM, HIDDEN_DIM, 2, True, False, depth=True),
     "dglstm3": lstm_shapes(WORD_DIM, 6, 3, True, False, depth=True),
@@ -436,7 +436,8 @@ def test_parameter_names_and_shapes(built, name):
 
 def test_parameter_name_sets_spelled_out(built):
     """The same, written out by hand for two configurations (no helper in between)."""
-    assert {p.name for p in built("peephole_cifg2").params} == set(
+    both_in_two_layers = LSTMAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, layers=2, peephole=True, coupled=True)
+    assert {p.name for p in both_in_two_layers.params} == set(
         "U_i U_o U_g W_i W_o W_g V b_i b_o b_g b_V p_i p_o U_i2 U_o2 U_g2 W_i2 W_o2 W_g2 b_i2 b_o2 b_g2 "
         "p_i2 p_o2".split())
     assert {p.name for p in built("dglstm2").params} == set(TUTORIAL_LSTM) | set(
@@ -453,7 +454,7 @@ def lstm_layer_count(n_in, m, peephole, coupled):
 
 
 @pytest.mark.parametrize("name,layers,peephole,coupled,depth", [
-    ("peephole", 1, True, False, False), ("cifg", 1, False, True, False), ("peephole_cifg2", 2, True, True, False),
+    ("peephole", 1, True, False, False), ("cifg", 1, False, True, False), ("peephole_cifg", 1, True, True, False),
     ("peephole2", 2, True, False, False), ("dglstm2", 2, True, False, True), ("dglstm3", 3, True, False, True)])
 def test_parameter_counts(built, name, layers, peephole, coupled, depth):
     """Total = recurrent part of every layer (layer 1 reads n = word_dim inputs, the others m) + the depth gates'
