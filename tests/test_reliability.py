@@ -178,7 +178,10 @@ def test_kill_9_while_writing_leaves_a_complete_checkpoint(tmp_path):
     rng = np.random.RandomState(0)
     for attempt in range(6):
         writer = subprocess.Popen([PY, "-c", WRITER.format(root=root, path=path)])
-        time.sleep(1.5 + rng.uniform(0, 0.5))      # import numpy, then a few writes, then anywhere in one
+        deadline = time.monotonic() + 120          # a loaded machine may take long to import numpy
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0, 0.5))            # after the first complete write, anywhere in a later one
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         arrays = read_arrays(path)
