@@ -1,5 +1,5 @@
 """Clockwork RNN language model (Koutnik et al. 2014, arXiv 1402.3511, section 3).  The hidden state is
-split into g modules of k units with ascending periods T_1 < ... < T_g (default 1, 2, 4, 8); at step t
+split into g modules of k units with ascending periods T_1 <= ... <= T_g (default 1, 2, 4, 8); at step t
 (counted from 0 at a sentence's first word, and carried on inside truncation windows) module i runs
 
     s_t[i] = tanh(U[i] x_t + sum_{j >= i} W[i, j] s_{t-1}[j])     if t mod T_i = 0
@@ -25,8 +25,8 @@ class CWRNNAesara(RNNAesara):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=(1, 2, 4, 8)):
         periods = tuple(periods)
         if (not periods or not all(isinstance(T, (int, np.integer)) and not isinstance(T, bool) and T >= 1
-                                   for T in periods) or list(periods) != sorted(set(periods))):
-            raise InputError(f"periods must be positive integers in ascending order, got {periods}")
+                                   for T in periods) or list(periods) != sorted(periods)):
+            raise InputError(f"periods must be positive integers in ascending order (equal ones allowed), got {periods}")
         if isinstance(hidden_dim, (int, np.integer)) and hidden_dim % len(periods):
             raise InputError(f"hidden_dim {hidden_dim} does not split into {len(periods)} modules of equal size")
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)

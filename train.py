@@ -123,7 +123,7 @@ def check(s):
             s["periods"] = [int(T) for T in s["periods"].split(",")]
         except ValueError:
             raise InputError(f"--periods must be integers separated by commas, like 1,2,4,8; got {s['periods']!r}")
-        need(all(T >= 1 for T in s["periods"]) and s["periods"] == sorted(set(s["periods"])),
+        need(all(T >= 1 for T in s["periods"]) and s["periods"] == sorted(s["periods"]),
              f"--periods must be positive and ascending, got {','.join(map(str, s['periods']))}")
         need(s["hidden_dim"] % len(s["periods"]) == 0, f"--hidden-dim {s['hidden_dim']} does not split into "
              f"{len(s['periods'])} modules of equal size (one per period)")

@@ -39,9 +39,10 @@ CONFIGS = {
     "cwrnn": (lambda: CWRNNAesara(WORD_DIM, hidden_dim=8),                       # default periods (1, 2, 4, 8)
               ref.cwrnn_kind((1, 2, 4, 8)), 8),
     "cwrnn235": (lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(2, 3, 5)), ref.cwrnn_kind((2, 3, 5)), 6),
-    "cwrnn1": (lambda: CWRNNAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, periods=(1,)), ref.cwrnn_kind((1,)), HIDDEN_DIM),
+    "cwrnn1": (lambda: CWRNNAesara(WORD_DIM, hidden_dim=HIDDEN_DIM, periods=(1,) * HIDDEN_DIM),   # modules of 1 unit
+               ref.cwrnn_kind((1,) * HIDDEN_DIM), HIDDEN_DIM),
 }
-PERIODS = {"cwrnn": (1, 2, 4, 8), "cwrnn235": (2, 3, 5), "cwrnn1": (1,)}
+PERIODS = {"cwrnn": (1, 2, 4, 8), "cwrnn235": (2, 3, 5), "cwrnn1": (1,) * HIDDEN_DIM}
 ALL = list(CONFIGS)
 # Compiling a two-layer gradient costs about a minute, and the truncation windows are shared code that
 # tests/test_models.py proves for the RNN, the LSTM and the two-layer GRU, so the truncated modes run on a
@@ -311,19 +312,23 @@ def test_closed_depth_gate_is_a_stacked_peephole_lstm(variant, built):
 
 @variants("cwrnn1")
 @pytest.mark.parametrize("model", ["rnn"], indirect=True)
-def test_clockwork_rnn_with_period_1_is_the_rnn(variant, model):
-    """One module of period 1: the RNN, whose W is trivially block-upper-triangular. (Several modules of period
-    1 are not ascending periods, an InputError; the masked-RNN identity for them is checked on the reference.)"""
-    cw, _, _, _ = variant
+def test_clockwork_rnn_with_every_period_1_is_an_rnn_with_a_block_upper_triangular_w(variant, model):
+    """Seven modules of one unit, all of period 1: the RNN whose W has its lower triangle zeroed.  The clockwork
+    RNN is given the whole W and must ignore the part below the blocks."""
+    cw, _, hidden, name = variant
     set_params(cw, params_of(model))
+    upper = ref.cwrnn_mask(hidden, PERIODS[name])
+    assert upper.sum() == hidden * (hidden + 1) // 2
+    model.W.set_value(np.where(upper, model.W.get_value(), 0.0))
     x, y = sentence(rng_for(27), 9)
     np.testing.assert_allclose(cw.forward_propagation(x), model.forward_propagation(x), rtol=1e-13)
     np.testing.assert_allclose(cw.ce_error(x, y), model.ce_error(x, y), rtol=1e-13)
     cw.bptt_truncate = model.bptt_truncate = -1
     mine, theirs = gradients(cw, x, y), gradients(model, x, y)
     assert set(mine) == set(theirs) == {"U", "V", "W"}
-    for name in mine:
-        np.testing.assert_allclose(mine[name], theirs[name], rtol=1e-11, atol=1e-14, err_msg=name)
+    theirs["W"] = np.where(upper, theirs["W"], 0.0)     # the RNN's gradient reaches its zeroed entries too
+    for p in mine:
+        np.testing.assert_allclose(mine[p], theirs[p], rtol=1e-11, atol=1e-14, err_msg=p)
 
 
 def test_reference_clockwork_with_all_periods_1_is_a_block_triangular_rnn():
@@ -538,13 +543,11 @@ def test_constructor_defaults():
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=7),                        # 7 units, 4 modules
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(1, 2, 4, 8)),  # 6 units, 4 modules
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(2, 1)),        # descending
-    lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(1, 1)),        # not strictly ascending
-    lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(1, 2, 2)),
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(0, 1)),        # not positive
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(-2, 1)),
     lambda: CWRNNAesara(WORD_DIM, hidden_dim=6, periods=(1, 2.5)),      # not an integer
     lambda: DGLSTMAesara(WORD_DIM, hidden_dim=6, layers=1),
-], ids=["7-by-4", "6-by-4", "descending", "repeated", "repeated-last", "zero", "negative", "fraction",
+], ids=["7-by-4", "6-by-4", "descending", "zero", "negative", "fraction",
         "dglstm-1-layer"])
 def test_bad_options_get_a_clear_error(make):
     with pytest.raises(InputError):
