@@ -18,23 +18,30 @@ import numpy as np
 from backend import at, floatX
 from errors import InputError
 from kernels import tanh
+from recurrent import integer
 from rnn_aesara import RNNAesara
+
+DEFAULT_PERIODS = (1, 2, 4, 8)
 
 
 class CWRNNAesara(RNNAesara):
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=(1, 2, 4, 8)):
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=DEFAULT_PERIODS):
         periods = tuple(periods)
-        if (not periods or not all(isinstance(T, (int, np.integer)) and not isinstance(T, bool) and T >= 1
-                                   for T in periods) or list(periods) != sorted(periods)):
-            raise InputError(f"periods must be positive integers in ascending order (equal ones allowed), got {periods}")
-        if isinstance(hidden_dim, (int, np.integer)) and hidden_dim % len(periods):
-            raise InputError(f"hidden_dim {hidden_dim} does not split into {len(periods)} modules of equal size")
+        self.check_shape(hidden_dim, periods=periods)
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
         self.periods = tuple(int(T) for T in periods)
         self.module = hidden_dim // len(periods)
         blocks = np.triu(np.ones((len(periods),) * 2))
         self.upper = np.kron(blocks, np.ones((self.module,) * 2)).astype(floatX())
         self.W.set_value(self.W.get_value() * self.upper)
+
+    @classmethod
+    def check_shape(cls, hidden_dim, periods=DEFAULT_PERIODS, **shape):
+        periods = tuple(periods)
+        if not periods or not all(integer(T) and T >= 1 for T in periods) or list(periods) != sorted(periods):
+            raise InputError(f"periods must be positive integers in ascending order (equal ones allowed), got {periods}")
+        if integer(hidden_dim) and hidden_dim % len(periods):
+            raise InputError(f"hidden_dim {hidden_dim} does not split into {len(periods)} modules of equal size")
 
     def parameter_count(self):
         """U and V, and W's blocks on and above the diagonal: k^2 g (g + 1) / 2."""

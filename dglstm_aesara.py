@@ -20,14 +20,18 @@ from recurrent import split_columns, uniform
 
 class DGLSTMAesara(LSTMAesara):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", layers=2):
-        if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool) and layers < 2:
-            raise InputError(f"a depth-gated LSTM links the cells of adjacent layers: layers must be at least 2, "
-                             f"got {layers}")
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, layers=layers, peephole=True)
         m = hidden_dim
         for l in range(2, self.layers + 1):
             self.add_params(**{f"U_d{l}": uniform(m, (m, m)), f"p_d{l}": uniform(m, m),
                                f"q_d{l}": uniform(m, m), f"b_d{l}": np.zeros(m)})
+
+    @classmethod
+    def check_shape(cls, hidden_dim, layers=2, **shape):
+        super().check_shape(hidden_dim, layers=layers)
+        if layers < 2:
+            raise InputError(f"a depth-gated LSTM links the cells of adjacent layers: layers must be at least 2, "
+                             f"got {layers}")
 
     @classmethod
     def file_options(cls, arrays):

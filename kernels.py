@@ -678,7 +678,7 @@ class SumOfSquares(COp):
         return Apply(self, list(arrays), [at.scalar(dtype=arrays[0].dtype)])
 
     def perform(self, node, inputs, outputs):           # without a C compiler
-        total = sum(np.dot(a.ravel().astype(np.float64), a.ravel().astype(np.float64)) for a in inputs)
+        total = sum(np.dot(v, v) for v in (a.ravel().astype(np.float64) for a in inputs))
         outputs[0][0] = np.asarray(total, dtype=inputs[0].dtype)
 
     def c_support_code(self, **kwargs):

@@ -21,15 +21,14 @@ import numpy as np
 from backend import at
 from errors import InputError
 from kernels import sigmoid, tanh
-from recurrent import RecurrentLM, uniform
+from recurrent import RecurrentLM, integer, uniform
 
 
 class LSTMAesara(RecurrentLM):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", layers=1,
                  peephole=False, coupled=False):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
-        if not isinstance(layers, (int, np.integer)) or isinstance(layers, bool) or layers < 1:
-            raise InputError(f"layers must be a positive integer, got {layers!r}")
+        self.check_shape(hidden_dim, layers=layers)
         self.layers, self.peephole, self.coupled = int(layers), bool(peephole), bool(coupled)
         self.gates = "iog" if coupled else "ifog"
         self.peepholes = ("io" if coupled else "ifo") if peephole else ""
@@ -47,6 +46,11 @@ class LSTMAesara(RecurrentLM):
                             **self.biases(l + 1))
         for l in range(self.layers):       # after the tutorial's parameters, so its draws are unchanged
             self.add_params(**{f"p_{k}{self.suffix(l)}": uniform(m, m) for k in self.peepholes})
+
+    @classmethod
+    def check_shape(cls, hidden_dim, layers=1, **shape):
+        if not integer(layers) or layers < 1:
+            raise InputError(f"layers must be a positive integer, got {layers!r}")
 
     def biases(self, suffix):
         """b_i, b_f, b_o, b_g: zero but the forget gate's, which starts at 1 (remember by default)."""

@@ -60,6 +60,11 @@ def split_columns(a, widths):
     return at.split(a, widths, n_splits=len(widths), axis=a.ndim - 1)
 
 
+def integer(value):
+    """Whether value is an integer (True and False are not sizes)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def take(tensor, flat_index):
     """tensor[t, b] for the (t, b) pairs given as flat_index = t * B + b (any shape), so the result has
     shape flat_index.shape + tensor.shape[2:]."""
@@ -76,7 +81,7 @@ class RecurrentLM:
     def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation):
         for name, value, low in (("word_dim", word_dim, 1), ("hidden_dim", hidden_dim, 1),
                                  ("bptt_truncate", bptt_truncate, -1)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            if not integer(value) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
         if bptt_truncate == 0:
             raise InputError("bptt_truncate must be -1 (full BPTT) or a positive number of steps, got 0")
@@ -89,6 +94,11 @@ class RecurrentLM:
         self.params = []          # in the order of bptt()'s gradients
         self.slots = []           # optimizer state (e.g. RMSprop caches), created on first use
         self._compiled = {}
+
+    @classmethod
+    def check_shape(cls, hidden_dim, **shape):
+        """Raise InputError, in one line, if these constructor options (layers, periods, ...) cannot make a
+        model of this class with hidden_dim units.  Constructors call it; train.py too, before loading data."""
 
     # ----------------------------------------------------------------------------- parameters
     tables = ()     # names of the input matrices read by lookup(), stored column-major

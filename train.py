@@ -114,19 +114,12 @@ def check(s):
     need(s["model"] in MODELS, f"--model must be one of {', '.join(MODELS)}, got {s['model']!r}")
     need(s["layers"] is None or s["model"] in STACKED,
          f"--layers {s['layers']}: only {', '.join(STACKED)} can be stacked, not {s['model']}")
-    need(s["layers"] is None or s["layers"] >= 1, f"--layers must be at least 1, got {s['layers']}")
-    need(s["layers"] is None or s["layers"] >= 2 or s["model"] != "dglstm",
-         f"--layers {s['layers']}: a depth-gated LSTM links adjacent layers, so it needs at least 2")
     need(s["periods"] is None or s["model"] == "cwrnn", f"--periods is for the clockwork RNN (cwrnn), not {s['model']}")
     if s["periods"] is not None:
         try:
             s["periods"] = [int(T) for T in s["periods"].split(",")]
         except ValueError:
             raise InputError(f"--periods must be integers separated by commas, like 1,2,4,8; got {s['periods']!r}")
-        need(all(T >= 1 for T in s["periods"]) and s["periods"] == sorted(s["periods"]),
-             f"--periods must be positive and ascending, got {','.join(map(str, s['periods']))}")
-        need(s["hidden_dim"] % len(s["periods"]) == 0, f"--hidden-dim {s['hidden_dim']} does not split into "
-             f"{len(s['periods'])} modules of equal size (one per period)")
     need(s["optimizer"] in ("sgd", "rmsprop", "adam"), f"--optimizer must be sgd, rmsprop or adam, got {s['optimizer']!r}")
     need(s["vocabulary_layout"] in ("gru", "rnnlm"),
          f"--vocabulary-layout must be gru or rnnlm, got {s['vocabulary_layout']!r}")
@@ -169,9 +162,9 @@ def model_class(s):
     import importlib
     module, name, variant = MODELS[s["model"]]
     shape = dict(variant)
-    if s["layers"]:
+    if s["layers"] is not None:
         shape["layers"] = s["layers"]
-    if s["periods"]:
+    if s["periods"] is not None:
         shape["periods"] = tuple(s["periods"])
     return (getattr(importlib.import_module(module), name),
             dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"]), shape)
@@ -236,10 +229,11 @@ def main(argv):
     from utils import load_checkpoint, load_model_parameters_aesara, save_checkpoint, state_path
 
     np.seterr(all="ignore")      # overflow shows up as a non-finite loss, which the loop reports itself
+    cls, options, shape = model_class(s)
+    cls.check_shape(s["hidden_dim"], **shape)        # before loading any data
     np.random.seed(s["seed"])
     data, index_to_word, word_to_index = load_corpus(s)
     X_train, y_train = data["train"]
-    cls, options, shape = model_class(s)
     out = s["model_output_file"] or os.path.join("runs", "%s-%s-%d-%d.npz" % (
         s["model"], datetime.datetime.now().strftime("%Y-%m-%d-%H-%M"), len(index_to_word), s["hidden_dim"]))
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

@@ -97,3 +97,13 @@ def test_a_checkpoint_brings_back_the_clockwork_periods(tmp_path):
     np.testing.assert_array_equal(loaded.adam_m_W.get_value(), adam_m.get_value())
     with pytest.raises(InputError, match="periods"):
         load_model_parameters_aesara(path, CWRNNAesara(12, hidden_dim=6, periods=(1, 2)))
+
+
+@pytest.mark.parametrize("flags", [["--model", "dglstm", "--layers", "1"], ["--model", "lstm", "--layers", "0"],
+                                   ["--model", "cwrnn", "--periods", "4,2"], ["--model", "cwrnn", "--hidden-dim", "30"],
+                                   ["--model", "cwrnn", "--periods", "1,x"], ["--model", "lstm", "--periods", "1,2"],
+                                   ["--model", "rnn", "--layers", "2"]])
+def test_an_impossible_shape_gets_one_line_before_any_data_is_read(flags):
+    result = run(flags + ["--input-data-file", "/nonexistent/file.csv"])    # read first, it would fail otherwise
+    assert result.returncode == 2 and result.stderr.startswith("error: "), result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "nonexistent" not in result.stderr, result.stderr
