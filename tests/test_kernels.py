@@ -213,3 +213,18 @@ def test_sum_of_squares_adds_every_element_of_every_array(dtype):
     result = f(*arrays)
     assert result.dtype == dtype
     np.testing.assert_allclose(result, expected, rtol=1e-6 if dtype == "float32" else 1e-13)
+
+
+def test_scan_shapes_inferred_on_demand_are_the_loops_real_shapes():
+    """backend infers a scan's output shapes only when read: the shapes the compiler then uses for a loop's
+    per-step (non-recurrent) outputs and its recurrent ones must still be the computed arrays' shapes."""
+    x = at.matrix("x")
+    w = at.matrix("w")
+    (state, per_step), _ = backend.lib.scan(lambda x_t, s, w: [s + at.dot(x_t, w), at.outer(x_t, x_t)[:, :2]],
+                                            sequences=[x], outputs_info=[at.zeros((w.shape[1],)), None],
+                                            non_sequences=[w])
+    f = function([x, w], [state.shape, per_step.shape, state, per_step])
+    X, W = np.ones((5, 3), backend.floatX()), np.ones((3, 4), backend.floatX())
+    state_shape, step_shape, state_value, step_value = f(X, W)
+    assert tuple(state_shape) == state_value.shape == (5, 4)
+    assert tuple(step_shape) == step_value.shape == (5, 3, 2)
