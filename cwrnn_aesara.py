@@ -25,10 +25,11 @@ DEFAULT_PERIODS = (1, 2, 4, 8)
 
 
 class CWRNNAesara(RNNAesara):
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=DEFAULT_PERIODS):
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=DEFAULT_PERIODS,
+                 output_dim=None):
         periods = tuple(periods)
         self.check_shape(hidden_dim, periods=periods)
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
         self.periods = tuple(int(T) for T in periods)
         self.module = hidden_dim // len(periods)
         blocks = np.triu(np.ones((len(periods),) * 2))
@@ -62,7 +63,7 @@ class CWRNNAesara(RNNAesara):
         return at.repeat(active, self.module, axis=2), width
 
     def inputs(self, x):
-        t = at.arange(x.shape[0])[:, None] + at.zeros_like(x)
+        t = at.arange(x.shape[0])[:, None] + at.zeros((x.shape[0], x.shape[1]), "int64")
         return [self.lookup(self.U, x), *self.clock(t)]
 
     def step_weights(self, l):

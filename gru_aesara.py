@@ -22,15 +22,15 @@ class GRUAesara(RecurrentLM):
     layers = 2
     tables = ("E",)
 
-    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, truncation="theano"):
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
+    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, truncation="theano", output_dim=None):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
         n, m = word_dim, hidden_dim
         self.add_params(E=uniform(n, (m, n)),
                         U=uniform(m, (6, m, m)),
                         W=uniform(m, (6, m, m)),
                         b=np.zeros((6, m)),
-                        V=uniform(m, (n, m)),
-                        c=np.zeros(n))
+                        V=uniform(m, (self.output_dim, m)),
+                        c=np.zeros(self.output_dim))
         for p in self.params:   # the tutorial creates its RMSprop caches with the model
             self.slot("m" + p.name, like=p)
 

@@ -78,16 +78,18 @@ def take(tensor, flat_index):
 class RecurrentLM:
     state_names = ("s",)
 
-    def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation):
+    def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation, output_dim=None):
+        output_dim = word_dim if output_dim is None else output_dim
         for name, value, low in (("word_dim", word_dim, 1), ("hidden_dim", hidden_dim, 1),
-                                 ("bptt_truncate", bptt_truncate, -1)):
+                                 ("bptt_truncate", bptt_truncate, -1), ("output_dim", output_dim, 1)):
             if not integer(value) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
         if bptt_truncate == 0:
             raise InputError("bptt_truncate must be -1 (full BPTT) or a positive number of steps, got 0")
         if truncation not in TRUNCATIONS:
             raise InputError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
-        self.word_dim = int(word_dim)
+        self.word_dim = int(word_dim)      # the input's size: words, or the width of real-valued inputs
+        self.output_dim = int(output_dim)  # the output layer's size: words, or 1 for the regression head
         self.hidden_dim = int(hidden_dim)
         self.bptt_truncate = int(bptt_truncate)
         self.truncation = truncation
@@ -142,7 +144,10 @@ class RecurrentLM:
         return {}
 
     def lookup(self, M, x):
-        """The columns M[:, x_t] of an input matrix for every token, as rows: shape x.shape + (rows of M,)."""
+        """M x_t for every step, as rows (T, B, rows of M).  For token ids x (T, B) that is the column
+        M[:, x_t] (M times a one-hot word); for real-valued inputs x (T, B, word_dim), a plain product."""
+        if x.ndim == 3:
+            return self.project(x, M.T)
         rows = M.get_value(borrow=True).shape[0]    # a constant, so later shapes are known when compiling
         return columns(M, x.flatten()).reshape((x.shape[0], x.shape[1], rows), ndim=3)
 
@@ -165,39 +170,41 @@ class RecurrentLM:
         one matrix per step instead of piece by piece."""
         return []
 
-    def run(self, sequences, initial, active=None):
+    def run(self, sequences, initial, active=None, nudges=None):
         """Apply the step over time, layer after layer; sequences are the first layer's (T, N, ...)
         inputs, initial the states (N, H) of all layers.  Where active[t, n] is false the states are
-        carried over unchanged.  Returns [(T, N, H)] per state, in state_names order."""
+        carried over unchanged.  nudges, if given, are tensors (T, N, H), one per state of every layer,
+        added to each new state: held at zero, their gradients are the loss's total derivatives with
+        respect to the states, through every later step.  Returns [(T, N, H)] per state, in state_names order."""
         per_layer = len(initial) // self.layers
         states = []
         for l in range(self.layers):
             if l:
                 sequences = self.layer_inputs(l, *states[-per_layer:])
-            states += self.scan_layer(self.layer_step(l), sequences, initial[l * per_layer:(l + 1) * per_layer],
-                                      self.step_weights(l), active)
+            mine = slice(l * per_layer, (l + 1) * per_layer)
+            states += self.scan_layer(self.layer_step(l), sequences, initial[mine], self.step_weights(l), active,
+                                      None if nudges is None else nudges[mine])
         return states
 
     def layer_step(self, l):
         """The step function of layer l: the same for every layer unless a model says otherwise."""
         return self.step
 
-    def scan_layer(self, step, sequences, initial, weights, active):
+    def scan_layer(self, step, sequences, initial, weights, active, nudges=None):
         """One layer's loop: scan the step over the sequences from the initial states."""
         n_seq, n_states = len(sequences), len(initial)
+        extra = ([active] if active is not None else []) + list(nudges or [])
 
         def body(*args):
-            if active is not None:
-                keep, args = args[n_seq], args[:n_seq] + args[n_seq + 1:]
-            new = step(*args)
+            inputs, more, rest = args[:n_seq], args[n_seq:n_seq + len(extra)], args[n_seq + len(extra):]
+            new = step(*inputs, *rest)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
             if active is not None:
-                previous = args[n_seq:n_seq + n_states]
-                new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, previous)]
-            return new
+                keep, more = more[0], more[1:]
+                new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, rest[:n_states])]
+            return [s + e for s, e in zip(new, more)] if nudges else new
 
-        seqs = list(sequences) + ([active] if active is not None else [])
-        states = scan(body, sequences=seqs, outputs_info=list(initial), non_sequences=weights)
+        states = scan(body, sequences=list(sequences) + extra, outputs_info=list(initial), non_sequences=weights)
         return list(states) if isinstance(states, (list, tuple)) else [states]
 
     def zero_states(self, n):
@@ -271,6 +278,10 @@ class RecurrentLM:
     def _compile(self, kind, optimizer="sgd", clip=0.0, batched=False):
         """kind: probs, cost, grads or train.  Sentence functions take x, y (ivectors); batched ones take
         a padded batch X, Y (T, B) and the sentence lengths, and average the training cost over sentences."""
+        if kind in ("values", "train_values"):
+            return self._compile_values(kind, optimizer, clip)
+        if kind == "state_grads":
+            return self._compile_state_grads()
         if batched:
             x, y, lengths = at.imatrix("x"), at.imatrix("y"), at.ivector("lengths")
             inputs, g = [x, y, lengths], self.build(x, y, lengths)
@@ -292,6 +303,29 @@ class RecurrentLM:
             # a batch step also reports its summed cross-entropy (free: the forward pass computes it)
             return function(inputs + [lr] + extra, [g["cost"]] if batched else [], updates=updates)
         raise ValueError(kind)
+
+    def _compile_values(self, kind, optimizer, clip):
+        """The regression head on real-valued sequences X (T, B, word_dim): its prediction after the last
+        step, and a training step on the squared error averaged over the batch (full BPTT)."""
+        X, targets = at.tensor3("X"), at.vector("targets")
+        states = self.run(self.inputs(X), self.zero_states(X.shape[1]))
+        prediction = self.logits(states[-1][-1])[:, 0]
+        if kind == "values":
+            return function([X], prediction)
+        lr = at.scalar("learning_rate")
+        mse = at.mean(at.square(prediction - targets))
+        extra, updates = optimizers.updates(self, optimizer, mse, lr, clip)
+        return function([X, targets, lr] + extra, mse, updates=updates)
+
+    def _compile_state_grads(self):
+        """For one sentence: the gradient of the last word's loss with respect to every state at every
+        step, each (T, H), through the whole recurrence (no truncation)."""
+        x, y = at.ivector("x"), at.ivector("y")
+        column = x.reshape((x.shape[0], -1), ndim=2)     # a batch of one, its width left symbolic
+        nudges = [at.zeros((x.shape[0], column.shape[1], self.hidden_dim), dtype=floatX()) for _ in self.state_names]
+        states = self.run(self.inputs(column), self.zero_states(column.shape[1]), nudges=nudges)
+        loss = self.nll(states[-1][-1], y[-1:]).sum()
+        return function([x, y], [g[:, 0, :] for g in grad(loss, nudges)])
 
     def _sentence(self, x, *more):
         """Validate token ids once, clearly, instead of letting an index error surface from C code."""
@@ -336,6 +370,39 @@ class RecurrentLM:
         """Mean cross-entropy per word."""
         num_words = np.sum([len(y) for y in Y])
         return self.calculate_total_loss(X, Y) / float(num_words)
+
+    def state_gradients(self, x, y):
+        """{state name: (T, H)}: how the last word's loss depends on each state at each step of the
+        sentence, total derivatives through the recurrence (the vanishing-gradient experiment's measure)."""
+        return dict(zip(self.state_names, self.compiled("state_grads")(*self._sentence(x, y))))
+
+    # ----------------------------------------------------------------------------- real-valued sequences
+    def _sequences(self, X, targets=None):
+        """Validate real-valued sequences (T, B, word_dim) and their targets (B,) for the regression head."""
+        if self.output_dim != 1:
+            raise InputError(f"the regression head reads one output: build the model with output_dim=1, "
+                             f"not {self.output_dim}")
+        if self.bptt_truncate != -1:
+            raise InputError("the regression head trains with full BPTT: build the model with bptt_truncate=-1")
+        X = np.asarray(X, dtype=floatX())
+        if X.ndim != 3 or X.shape[2] != self.word_dim or 0 in X.shape:
+            raise InputError(f"sequences must be an array (steps, batch, {self.word_dim}), got shape {X.shape}")
+        if targets is None:
+            return [X]
+        targets = np.asarray(targets, dtype=floatX())
+        if targets.shape != (X.shape[1],):
+            raise InputError(f"targets must be one number per sequence ({X.shape[1]},), got shape {targets.shape}")
+        return [X, targets]
+
+    def values(self, X):
+        """The regression head's prediction (B,) after the last step of real-valued sequences X (T, B, word_dim)."""
+        return self.compiled("values")(*self._sequences(X))
+
+    def train_values(self, X, targets, learning_rate, optimizer="sgd", clip=0.0, **hyper):
+        """One update of the regression head's squared error, averaged over the batch, with full BPTT.
+        Returns the mean squared error before the update."""
+        f = self.compiled("train_values", optimizer=optimizer, clip=float(clip))
+        return f(*self._sequences(X, targets), learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
 
     # ----------------------------------------------------------------------------- minibatches
     def batch_loss(self, X, Y, lengths):

@@ -12,11 +12,11 @@ class RNNAesara(RecurrentLM):
     state_names = ("s",)
     tables = ("U",)
 
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano"):
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation)
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", output_dim=None):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
         n, m = word_dim, hidden_dim
         self.add_params(U=uniform(n, (m, n)),
-                        V=uniform(m, (n, m)),
+                        V=uniform(m, (self.output_dim, m)),
                         W=uniform(m, (m, m)))
 
     def inputs(self, x):
