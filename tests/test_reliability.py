@@ -93,7 +93,7 @@ def test_bad_input_gets_one_line_and_no_traceback(case, data):
 
 
 def train_args(data, out, nepoch, *more):
-    return ["--input-data-file", data["csv"], "--vocabulary-size", "30", "--model", "lstm", "--hidden-dim", "8",
+    return ["--input-data-file", data["csv"], "--vocabulary-size", "30", "--model", "rnn", "--hidden-dim", "8",
             "--batch-size", "4", "--optimizer", "adam", "--nepoch", str(nepoch), "--print-every", "24",
             "--sample", "1", "--no-progress", "--model-output-file", out] + list(more)
 
