@@ -203,6 +203,10 @@ def adding(args):
         print(f"ok: the LSTM's MSE at T = 30 is {mse:.4f}, below a quarter of the baseline 1/6")
         return
     cells, lengths, steps = CELLS, ADDING_LENGTHS, args.steps
+    unknown = set(args.cells or ()) - set(cells) or set(args.lengths or ()) - set(lengths)
+    if unknown:
+        raise InputError(f"--cells and --lengths take some of {','.join(cells)} and {','.join(map(str, lengths))}, "
+                         f"not {','.join(map(str, sorted(unknown)))}")
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "adding-runs.jsonl")
     setting = {"steps": steps, "hidden": args.hidden, "seed": args.seed}
@@ -210,7 +214,7 @@ def adding(args):
             if all(r[k] == v for k, v in setting.items())}
     compiled = {}
     for T in args.lengths or lengths:
-        for cell in cells:
+        for cell in args.cells or cells:
             if (cell, T) in done:
                 continue
             started = time.perf_counter()
@@ -522,6 +526,8 @@ def main(argv):
     parser.add_argument("--steps", type=int, default=600, help="adding: training steps per cell and length")
     parser.add_argument("--lengths", type=lambda text: [int(T) for T in text.split(",")], default=None,
                         help="adding: only these lengths, e.g. 400 (for splitting the work between processes)")
+    parser.add_argument("--cells", type=lambda text: [name for name in text.split(",") if name], default=None,
+                        help=f"adding: only these cells, of {','.join(CELLS)}")
     parser.add_argument("--train-sentences", type=int, default=5000,
                         help="vanishing, compare: training sentences of each short run")
     parser.add_argument("--trials", type=int, default=5, help="compare: random-search trials per variant")

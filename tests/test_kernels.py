@@ -220,9 +220,8 @@ def test_scan_shapes_inferred_on_demand_are_the_loops_real_shapes():
     per-step (non-recurrent) outputs and its recurrent ones must still be the computed arrays' shapes."""
     x = at.matrix("x")
     w = at.matrix("w")
-    (state, per_step), _ = backend.lib.scan(lambda x_t, s, w: [s + at.dot(x_t, w), at.outer(x_t, x_t)[:, :2]],
-                                            sequences=[x], outputs_info=[at.zeros((w.shape[1],)), None],
-                                            non_sequences=[w])
+    state, per_step = backend.scan(lambda x_t, s, w: [s + at.dot(x_t, w), at.outer(x_t, x_t)[:, :2]],
+                                   sequences=[x], outputs_info=[at.zeros((w.shape[1],)), None], non_sequences=[w])
     f = function([x, w], [state.shape, per_step.shape, state, per_step])
     X, W = np.ones((5, 3), backend.floatX()), np.ones((3, 4), backend.floatX())
     state_shape, step_shape, state_value, step_value = f(X, W)
