@@ -242,7 +242,8 @@ def adding(args):
         ax.set_xlabel("training step (batch 20)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("test mean squared error (500 sequences, log scale)")
-    axes[-1].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.08))
     figure.suptitle(f"The adding problem: hidden {args.hidden}, Adam lr 0.01, clip 1, {steps} steps per cell")
     lines = [f"Each cell has {args.hidden} hidden units (the DG-LSTM two layers of {args.hidden}), a linear output "
              f"on its last state, Adam (lr 0.01, gradient norm clipped to 1), batches of 20 fresh sequences, "
