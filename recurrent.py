@@ -20,6 +20,11 @@ rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.
     An input may be any (T, B, ...) tensor, not only a product with x: the Clockwork RNN passes the
     time index t, which then stays the real position inside the truncation windows below.
 
+Two input kinds and two heads, for every cell: x is token ids (T, B) or real vectors (T, B, word_dim)
+(lookup() multiplies either), and the output layer logits() is read as a softmax over output_dim words
+(the language model) or, with output_dim=1, as one number after the last step (values(), train_values():
+the regression head of the adding problem).
+
 Truncated BPTT (DESIGN.md section 2) is done by re-running the step over short windows that start from
 the forward pass's state with its gradient cut, so the loop over all T steps never needs a backward pass:
     truncation="theano": one window, the last k steps of each sentence; only their outputs count
@@ -175,7 +180,8 @@ class RecurrentLM:
         inputs, initial the states (N, H) of all layers.  Where active[t, n] is false the states are
         carried over unchanged.  nudges, if given, are tensors (T, N, H), one per state of every layer,
         added to each new state: held at zero, their gradients are the loss's total derivatives with
-        respect to the states, through every later step.  Returns [(T, N, H)] per state, in state_names order."""
+        respect to the states, through every later step (a state the same step derives another from, as
+        the LSTM's c gives s, counts through the later steps only).  Returns [(T, N, H)] per state, in state_names order."""
         per_layer = len(initial) // self.layers
         states = []
         for l in range(self.layers):
