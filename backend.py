@@ -174,7 +174,6 @@ else:
         lib = _import("pytensor")
 
 
-
 class _ShapesOnDemand:
     """The shapes of a scan's inner outputs, each inferred the first time it is read."""
 

@@ -36,7 +36,7 @@ from gru_aesara import GRUAesara  # noqa: E402
 from lstm_aesara import LSTMAesara  # noqa: E402
 from recurrent import hard_sigmoid  # noqa: E402
 from rnn_aesara import RNNAesara  # noqa: E402
-from timing import median_ms  # noqa: E402
+from timing import machine, median_ms  # noqa: E402
 
 # (label, class, its options, word_dim, hidden_dim, bptt_truncate, optimizer, the PyTorch counterpart in
 # bench_torch.py): the tutorials' own configurations, then the LSTM family at the tutorials' size
@@ -219,12 +219,6 @@ def table(results):
                      f"{f'{torch_ms:.1f}' if torch_ms else '-'} | {f'{torch_tps:,.0f}' if torch_tps else '-'} | "
                      f"{ratio(ours_tps, torch_tps)} | {p['compile_s']:.0f} |")
     return "\n".join(lines)
-
-
-def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
 def main():

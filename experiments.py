@@ -26,18 +26,16 @@ NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM"
 
 def build(name, word_dim, hidden_dim, **options):
     """A model of train.py's --model table, with its variant's options and any others."""
-    import importlib
-    from train import MODELS
-    module, cls, variant = MODELS[name]
-    return getattr(importlib.import_module(module), cls)(word_dim, hidden_dim, **{**variant, **options})
+    from train import model_type
+    cls, variant = model_type(name)
+    return cls(word_dim, hidden_dim, **{**variant, **options})
 
 
 def machine():
     import backend
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; Python "
-            f"{platform.python_version()} ({backend.NAME} {backend.VERSION}); numpy {np.__version__}")
+    from timing import machine as hardware
+    return (f"{hardware()}; Python {platform.python_version()} ({backend.NAME} {backend.VERSION}); "
+            f"numpy {np.__version__}")
 
 
 def write_report(name, title, lines, figure):
@@ -111,7 +109,7 @@ def vanishing(args):
         for n, cell in enumerate(cells):
             for name, norms in curves[cell, when].items():
                 cell_state = name.rstrip("0123456789") == "c"
-                if name != model_output_state(curves[cell, when]) and not cell_state:
+                if name != list(curves[cell, when])[-1] and not cell_state:     # the last state feeds the output
                     continue
                 ax.semilogy(np.arange(1, lag + 1), norms[1:], color=f"C{n}", linestyle="--" if cell_state else "-",
                             label=f"{NAMES[cell]}: {'cell c' if cell_state else 'state h'} ({name})")
@@ -137,11 +135,6 @@ def vanishing(args):
                 lines.append(f"| {NAMES[cell]} | {name} | {when} | " + " | ".join(f"{norms[k]:.2e}" for k in lags) +
                              f" | {norms[50] / norms[1]:.1e} |")
     write_report("vanishing", "Vanishing gradients", lines, figure)
-
-
-def model_output_state(curves):
-    """The state that feeds the output: the last one."""
-    return list(curves)[-1]
 
 
 # ---------------------------------------------------------------------------------------- adding

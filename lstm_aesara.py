@@ -39,8 +39,9 @@ class LSTMAesara(RecurrentLM):
         self.layers, self.peephole, self.coupled, self.ablation = int(layers), bool(peephole), bool(coupled), ablation
         removed = ("f" if coupled else "") + ABLATIONS.get(ablation, "")
         self.gates = "".join(k for k in "ifog" if k not in removed)
-        self.peepholes = "".join(k for k in "ifo" if k in self.gates) if peephole else ""
-        self.recurrent_gates = "".join(k for k in "ifo" if k in self.gates) if ablation == "FGR" else ""
+        sigmoid_gates = self.gates.replace("g", "")
+        self.peepholes = sigmoid_gates if peephole else ""
+        self.recurrent_gates = sigmoid_gates if ablation == "FGR" else ""
         self.tables = tuple(f"U_{k}" for k in self.gates)      # layer 1's; higher layers multiply states
         per_layer = ["c"] + [f"g{k}" for k in self.recurrent_gates] + ["s"]
         self.state_names = tuple(f"{name}{self.suffix(l)}" for l in range(self.layers) for name in per_layer)

@@ -70,6 +70,12 @@ def integer(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def as_batch_of_one(sentence):
+    """A sentence (T,) as a batch (T, 1), its width left symbolic (a static 1 would make its states'
+    types broadcastable, which scan refuses for states that start as zeros of the batch's width)."""
+    return sentence.reshape((sentence.shape[0], -1), ndim=2)
+
+
 def take(tensor, flat_index):
     """tensor[t, b] for the (t, b) pairs given as flat_index = t * B + b (any shape), so the result has
     shape flat_index.shape + tensor.shape[2:]."""
@@ -294,10 +300,9 @@ class RecurrentLM:
             train_cost = g["train_cost"] / at.cast(x.shape[1], floatX())
         else:
             x, y = at.ivector("x"), at.ivector("y")
-            column = lambda v: v.reshape((v.shape[0], -1), ndim=2)   # a batch of one, its width left symbolic
             if kind == "probs":
-                return function([x], self.build(column(x))["probs"][:, 0, :])
-            inputs, g = [x, y], self.build(column(x), column(y))
+                return function([x], self.build(as_batch_of_one(x))["probs"][:, 0, :])
+            inputs, g = [x, y], self.build(as_batch_of_one(x), as_batch_of_one(y))
             train_cost = g["train_cost"]
         if kind == "cost":
             return function(inputs, g["cost"])
@@ -327,7 +332,7 @@ class RecurrentLM:
         """For one sentence: the gradient of the last word's loss with respect to every state at every
         step, each (T, H), through the whole recurrence (no truncation)."""
         x, y = at.ivector("x"), at.ivector("y")
-        column = x.reshape((x.shape[0], -1), ndim=2)     # a batch of one, its width left symbolic
+        column = as_batch_of_one(x)
         nudges = [at.zeros((x.shape[0], column.shape[1], self.hidden_dim), dtype=floatX()) for _ in self.state_names]
         states = self.run(self.inputs(column), self.zero_states(column.shape[1]), nudges=nudges)
         loss = self.nll(states[-1][-1], y[-1:]).sum()

@@ -1,4 +1,6 @@
-"""The one timing rule both benchmarks use, so that their numbers compare."""
+"""The one timing rule both benchmarks use, so that their numbers compare, and the machine they name."""
+import os
+import platform
 import statistics
 import time
 
@@ -15,3 +17,10 @@ def median_ms(step, repeats, warmup=WARMUP):
         step()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000.0
+
+
+def machine():
+    """The processor, cores and system, as results files name the machine that produced them."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"

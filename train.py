@@ -156,18 +156,22 @@ def load_corpus(s):
     return data, index_to_word, word_to_index
 
 
+def model_type(name):
+    """The class of --model name and the constructor options that make it that variant."""
+    import importlib
+    module, cls, variant = MODELS[name]
+    return getattr(importlib.import_module(module), cls), dict(variant)
+
+
 def model_class(s):
     """The class to build, the shared constructor options, and the shape the command line asks for
     (peepholes, coupled gates, layers, periods); the class's defaults fill in the rest."""
-    import importlib
-    module, name, variant = MODELS[s["model"]]
-    shape = dict(variant)
+    cls, shape = model_type(s["model"])
     if s["layers"] is not None:
         shape["layers"] = s["layers"]
     if s["periods"] is not None:
         shape["periods"] = tuple(s["periods"])
-    return (getattr(importlib.import_module(module), name),
-            dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"]), shape)
+    return cls, dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"]), shape
 
 
 def describe(model):
