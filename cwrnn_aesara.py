@@ -1,6 +1,6 @@
 """Clockwork RNN language model (Koutnik et al. 2014, arXiv 1402.3511, section 3).  The hidden state is
 split into g modules of k units with ascending periods T_1 <= ... <= T_g (default 1, 2, 4, 8); at step t
-(counted from 0 at a sentence's first word, and carried on inside truncation windows) module i runs
+(counted from 0 at a sentence's first word, or a stream's, and carried on across windows) module i runs
 
     s_t[i] = tanh(U[i] x_t + sum_{j >= i} W[i, j] s_{t-1}[j])     if t mod T_i = 0
     s_t[i] = s_{t-1}[i]                                           otherwise
@@ -26,10 +26,10 @@ DEFAULT_PERIODS = (1, 2, 4, 8)
 
 class CWRNNAesara(RNNAesara):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", periods=DEFAULT_PERIODS,
-                 output_dim=None):
+                 **shared):
         periods = tuple(periods)
         self.check_shape(hidden_dim, periods=periods)
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, **shared)
         self.periods = tuple(int(T) for T in periods)
         self.module = hidden_dim // len(periods)
         blocks = np.triu(np.ones((len(periods),) * 2))
@@ -62,9 +62,8 @@ class CWRNNAesara(RNNAesara):
         width = (active * np.arange(1, len(self.periods) + 1)).max(axis=2) * self.module   # (T, B)
         return at.repeat(active, self.module, axis=2), width
 
-    def inputs(self, x):
-        t = at.arange(x.shape[0])[:, None] + at.zeros((x.shape[0], x.shape[1]), "int64")
-        return [self.lookup(self.U, x), *self.clock(t)]
+    def time_inputs(self, t):
+        return list(self.clock(t))
 
     def step_weights(self, l):
         return [self.W * self.upper]

@@ -20,9 +20,9 @@ from recurrent import split_columns, uniform
 
 class DGLSTMAesara(LSTMAesara):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=-1, truncation="theano", layers=2,
-                 output_dim=None):
+                 **shared):
         super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, layers=layers, peephole=True,
-                         output_dim=output_dim)
+                         **shared)
         m = hidden_dim
         for l in range(2, self.layers + 1):
             self.add_params(**{f"U_d{l}": uniform(m, (m, m)), f"p_d{l}": uniform(m, m),

@@ -22,9 +22,9 @@ class GRUAesara(RecurrentLM):
     layers = 2
     tables = ("E",)
 
-    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, truncation="theano", output_dim=None):
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
-        n, m = word_dim, hidden_dim
+    def __init__(self, word_dim, hidden_dim=128, bptt_truncate=-1, truncation="theano", **shared):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, **shared)
+        n, m = self.input_dim, hidden_dim
         self.add_params(E=uniform(n, (m, n)),
                         U=uniform(m, (6, m, m)),
                         W=uniform(m, (6, m, m)),

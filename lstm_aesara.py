@@ -33,8 +33,8 @@ ABLATIONS = {"NIG": "i", "NFG": "f", "NOG": "o", "NIAF": "", "NOAF": "", "FGR": 
 
 class LSTMAesara(RecurrentLM):
     def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", layers=1,
-                 peephole=False, coupled=False, ablation=None, output_dim=None):
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
+                 peephole=False, coupled=False, ablation=None, **shared):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, **shared)
         self.check_shape(hidden_dim, layers=layers, coupled=coupled, ablation=ablation)
         self.layers, self.peephole, self.coupled, self.ablation = int(layers), bool(peephole), bool(coupled), ablation
         removed = ("f" if coupled else "") + ABLATIONS.get(ablation, "")
@@ -45,7 +45,7 @@ class LSTMAesara(RecurrentLM):
         self.tables = tuple(f"U_{k}" for k in self.gates)      # layer 1's; higher layers multiply states
         per_layer = ["c"] + [f"g{k}" for k in self.recurrent_gates] + ["s"]
         self.state_names = tuple(f"{name}{self.suffix(l)}" for l in range(self.layers) for name in per_layer)
-        n, m = word_dim, hidden_dim
+        n, m = self.input_dim, hidden_dim
         self.add_params(**{f"U_{k}": uniform(n, (m, n)) for k in self.gates},
                         **{f"W_{k}": uniform(m, (m, m)) for k in self.gates},
                         V=uniform(m, (self.output_dim, m)),

@@ -89,24 +89,39 @@ def take(tensor, flat_index):
 class RecurrentLM:
     state_names = ("s",)
 
-    def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation, output_dim=None):
+    def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation, output_dim=None, embedding_dim=None,
+                 tied=False, dropout=0.0, variational=False):
         output_dim = word_dim if output_dim is None else output_dim
+        embedding_dim = hidden_dim if tied and embedding_dim is None else embedding_dim
         for name, value, low in (("word_dim", word_dim, 1), ("hidden_dim", hidden_dim, 1),
-                                 ("bptt_truncate", bptt_truncate, -1), ("output_dim", output_dim, 1)):
+                                 ("bptt_truncate", bptt_truncate, -1), ("output_dim", output_dim, 1),
+                                 ("embedding_dim", 1 if embedding_dim is None else embedding_dim, 1)):
             if not integer(value) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
         if bptt_truncate == 0:
             raise InputError("bptt_truncate must be -1 (full BPTT) or a positive number of steps, got 0")
         if truncation not in TRUNCATIONS:
             raise InputError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+        if tied and (embedding_dim != hidden_dim or output_dim != word_dim):
+            raise InputError(f"tied embeddings are the output matrix's rows: embedding_dim must equal hidden_dim "
+                             f"({hidden_dim}, got {embedding_dim}) and the output must be the vocabulary")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise InputError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        if dropout and bptt_truncate != -1:
+            raise InputError("dropout trains with full BPTT (bptt_truncate=-1): its masks do not follow truncation windows")
         self.word_dim = int(word_dim)      # the input's size: words, or the width of real-valued inputs
         self.output_dim = int(output_dim)  # the output layer's size: words, or 1 for the regression head
         self.hidden_dim = int(hidden_dim)
         self.bptt_truncate = int(bptt_truncate)
         self.truncation = truncation
+        self.embedding_dim = None if embedding_dim is None else int(embedding_dim)
+        self.input_dim = self.embedding_dim or self.word_dim    # the width of what the first layer reads
+        self.tied, self.dropout, self.variational = bool(tied), float(dropout), bool(variational)
         self.params = []          # in the order of bptt()'s gradients
         self.slots = []           # optimizer state (e.g. RMSprop caches), created on first use
         self._compiled = {}
+        if self.embedding_dim and not self.tied:
+            self.add_params(embedding=uniform(self.embedding_dim, (self.embedding_dim, self.word_dim)))
 
     @classmethod
     def check_shape(cls, hidden_dim, **shape):
@@ -123,7 +138,8 @@ class RecurrentLM:
         4 ms less per step)."""
         for name, value in values.items():
             value = np.asarray(value).astype(floatX())
-            variable = shared(np.asfortranarray(value) if name in self.tables else value, name=name)
+            table = name in self.tables or name == "embedding"
+            variable = shared(np.asfortranarray(value) if table else value, name=name)
             setattr(self, name, variable)
             self.params.append(variable)
 
@@ -144,6 +160,11 @@ class RecurrentLM:
             self.slots.append(variable)
         return getattr(self, name)
 
+    def initialize_uniform(self, scale):
+        """Draw every parameter afresh from U(-scale, scale), in params order (Zaremba et al.'s init)."""
+        for p in self.params:
+            assign(p, np.random.uniform(-scale, scale, p.get_value(borrow=True).shape))
+
     @classmethod
     def file_options(cls, arrays):
         """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
@@ -153,6 +174,36 @@ class RecurrentLM:
         """Arrays a parameter file keeps beside the parameters, for options that file_options cannot
         read off the parameters' names and shapes."""
         return {}
+
+    @classmethod
+    def file_shape(cls, arrays):
+        """Every constructor option a parameter file implies: the input embedding's, then the model's."""
+        shared = {"embedding_dim": int(arrays["embedding"].shape[0])} if "embedding" in arrays else {}
+        if "tied" in arrays:
+            shared["tied"] = bool(arrays["tied"])
+        return {**shared, **cls.file_options(arrays)}
+
+    def metadata(self):
+        """The arrays a model file keeps beside the parameters (file_shape reads them back)."""
+        return {**({"tied": np.array(True)} if self.tied else {}), **self.file_metadata()}
+
+    def embed(self, x):
+        """The input embedding's columns for token ids x (T, B): real vectors (T, B, embedding_dim).  Tied
+        embeddings (Press & Wolf 2016) are the output matrix's rows."""
+        table = self.V.T if self.tied else self.embedding
+        return columns(table, x.flatten()).reshape((x.shape[0], x.shape[1], self.embedding_dim), ndim=3)
+
+    def sequences(self, x, start=0, keep=None):
+        """The first layer's inputs for x: inputs() of the words (through the embedding, if the model has
+        one, times its dropout mask keep) and time_inputs() of the steps' positions start, start + 1, ..."""
+        if x.ndim == 2 and self.embedding_dim:
+            x = self.embed(x) if keep is None else self.embed(x) * keep
+        t = start + at.arange(x.shape[0])[:, None] + at.zeros((x.shape[0], x.shape[1]), "int64")
+        return self.inputs(x) + self.time_inputs(t)
+
+    def time_inputs(self, t):
+        """Inputs computed from the time index t (T, B) alone (the Clockwork RNN's clock): none by default."""
+        return []
 
     def lookup(self, M, x):
         """M x_t for every step, as rows (T, B, rows of M).  For token ids x (T, B) that is the column
@@ -181,18 +232,22 @@ class RecurrentLM:
         one matrix per step instead of piece by piece."""
         return []
 
-    def run(self, sequences, initial, active=None, nudges=None):
+    def run(self, sequences, initial, active=None, nudges=None, keep=None):
         """Apply the step over time, layer after layer; sequences are the first layer's (T, N, ...)
         inputs, initial the states (N, H) of all layers.  Where active[t, n] is false the states are
         carried over unchanged.  nudges, if given, are tensors (T, N, H), one per state of every layer,
         added to each new state: held at zero, their gradients are the loss's total derivatives with
         respect to the states, through every later step (a state the same step derives another from, as
-        the LSTM's c gives s, counts through the later steps only).  Returns [(T, N, H)] per state, in state_names order."""
+        the LSTM's c gives s, counts through the later steps only).  keep: {l: dropout mask (T, N, H)}
+        for the output state that layer l passes up.  Returns [(T, N, H)] per state, in state_names order."""
         per_layer = len(initial) // self.layers
         states = []
         for l in range(self.layers):
             if l:
-                sequences = self.layer_inputs(l, *states[-per_layer:])
+                below = states[-per_layer:]
+                if keep and l - 1 in keep:
+                    below[-1] = below[-1] * keep[l - 1]
+                sequences = self.layer_inputs(l, *below)
             mine = slice(l * per_layer, (l + 1) * per_layer)
             states += self.scan_layer(self.layer_step(l), sequences, initial[mine], self.step_weights(l), active,
                                       None if nudges is None else nudges[mine])
@@ -233,19 +288,42 @@ class RecurrentLM:
         return softmax_crossentropy(logits, y.flatten()).reshape(y.shape, ndim=y.ndim)
 
     # ----------------------------------------------------------------------------- graphs
-    def build(self, x, y=None, lengths=None):
+    def dropout_sites(self):
+        """Where dropout acts (Zaremba et al. 2014: the non-recurrent connections only): the embedding's
+        output, what each layer passes up, and the top state before the output layer.  {site: width}."""
+        if not self.dropout:
+            return {}
+        sites = {"input": self.embedding_dim} if self.embedding_dim else {}
+        return {**sites, **{l: self.hidden_dim for l in range(self.layers)}}
+
+    def dropout_masks(self, T, B):
+        """Fresh masks (T, B, width) for dropout_sites(), from the global np.random: each entry 0 with
+        probability p, else 1 / (1 - p).  variational (Gal & Ghahramani 2016): one mask per sequence,
+        the same at every step."""
+        keep = 1.0 - self.dropout
+        masks = []
+        for width in self.dropout_sites().values():
+            drawn = np.random.uniform(size=(1 if self.variational else T, B, width)) < keep
+            masks.append(np.broadcast_to(drawn / keep, (T, B, width)).astype(floatX()))
+        return masks
+
+    def build(self, x, y=None, lengths=None, initial=None, start=0, keep=None):
         """Symbolic forward pass over a padded batch x (T, B) with sentence lengths (B,) (None: all T),
-        from zero states.  Returns a dict: probs, and with targets y: nll (T, B), cost (summed over real
-        tokens), train_cost (the cost whose gradient the truncation mode prescribes)."""
+        from zero states or the given initial ones, the first step at time index start.  keep: dropout
+        masks {site: (T, B, width)} (none: no dropout).  Returns a dict: probs, final (each state after
+        the last step), and with targets y: nll (T, B), cost (summed over real tokens), train_cost (the
+        cost whose gradient the truncation mode prescribes)."""
         T, B = x.shape[0], x.shape[1]
-        sequences = self.inputs(x)
-        initial = self.zero_states(B)
-        states = self.run(sequences, initial)
-        out = {"probs": softmax(self.logits(states[-1]), axis=-1)}
+        keep = keep or {}
+        sequences = self.sequences(x, start, keep.get("input"))
+        initial = self.zero_states(B) if initial is None else list(initial)
+        states = self.run(sequences, initial, keep={l: k for l, k in keep.items() if l != "input"})
+        top = states[-1] * keep[self.layers - 1] if self.layers - 1 in keep else states[-1]
+        out = {"probs": softmax(self.logits(top), axis=-1), "final": [s[-1] for s in states]}
         if y is None:
             return out
         mask = None if lengths is None else at.cast(at.lt(at.arange(T)[:, None], lengths[None, :]), floatX())
-        nll = self.nll(states[-1], y)
+        nll = self.nll(top, y)
         out["nll"] = nll if mask is None else nll * mask
         out["cost"] = out["nll"].sum()
         k = self.bptt_truncate
@@ -256,9 +334,9 @@ class RecurrentLM:
             out["train_cost"] = self._window_cost(sequences, states, initial, y, ends, at.arange(B), k, True)
         else:
             ends = at.repeat(at.arange(T), B)
-            keep = None if mask is None else mask.flatten()
+            real = None if mask is None else mask.flatten()
             cost = self._window_cost(sequences, states, initial, y, ends, at.tile(at.arange(B), T), k + 1, False)
-            out["train_cost"] = (cost if keep is None else cost * keep).sum()
+            out["train_cost"] = (cost if real is None else cost * real).sum()
         return out
 
     def _window_cost(self, sequences, states, initial, y, ends, batch, width, all_outputs):
@@ -287,39 +365,54 @@ class RecurrentLM:
             self._compiled[key] = self._compile(kind, **options)
         return self._compiled[key]
 
-    def _compile(self, kind, optimizer="sgd", clip=0.0, batched=False):
+    def _compile(self, kind, optimizer="sgd", clip=0.0, batched=False, stream=False):
         """kind: probs, cost, grads or train.  Sentence functions take x, y (ivectors); batched ones take
-        a padded batch X, Y (T, B) and the sentence lengths, and average the training cost over sentences."""
+        a padded batch X, Y (T, B) and the sentence lengths, and average the training cost over sentences;
+        stream ones take a window X, Y (T, B) of B streams, the states before it and the time index of
+        its first step, and also return the states after it."""
         if kind in ("values", "train_values"):
             return self._compile_values(kind, optimizer, clip)
         if kind == "state_grads":
             return self._compile_state_grads()
-        if batched:
-            x, y, lengths = at.imatrix("x"), at.imatrix("y"), at.ivector("lengths")
-            inputs, g = [x, y, lengths], self.build(x, y, lengths)
+        if batched or stream:
+            x, y = at.imatrix("x"), at.imatrix("y")
+            if stream:
+                initial, start = [at.matrix(name, dtype=floatX()) for name in self.state_names], at.lscalar("start")
+                inputs, lengths = [x, y, *initial, start], None
+            else:
+                lengths = at.ivector("lengths")
+                inputs, initial, start = [x, y, lengths], None, 0
+            keep = {site: at.tensor3(f"keep_{site}", dtype=floatX()) for site in self.dropout_sites()} \
+                if kind == "train" else {}
+            inputs += list(keep.values())
+            g = self.build(x, y, lengths, initial, start, keep)
             train_cost = g["train_cost"] / at.cast(x.shape[1], floatX())
+            reported = [g["cost"]] + (g["final"] if stream else [])
         else:
             x, y = at.ivector("x"), at.ivector("y")
             if kind == "probs":
                 return function([x], self.build(as_batch_of_one(x))["probs"][:, 0, :])
+            if kind == "train" and self.dropout:
+                raise InputError("a model with dropout trains in batches (train_batch, train_stream), not per sentence")
             inputs, g = [x, y], self.build(as_batch_of_one(x), as_batch_of_one(y))
-            train_cost = g["train_cost"]
+            train_cost, reported = g["train_cost"], []
+        unused = "ignore" if stream else "raise"        # only clocked cells read a window's start
         if kind == "cost":
-            return function(inputs, g["cost"])
+            return function(inputs, reported if stream else g["cost"], on_unused_input=unused)
         if kind == "grads":
-            return function(inputs, grad(train_cost, self.params))
+            return function(inputs, grad(train_cost, self.params), on_unused_input=unused)
         if kind == "train":
             lr = at.scalar("learning_rate")
             extra, updates = optimizers.updates(self, optimizer, train_cost, lr, clip)
             # a batch step also reports its summed cross-entropy (free: the forward pass computes it)
-            return function(inputs + [lr] + extra, [g["cost"]] if batched else [], updates=updates)
+            return function(inputs + [lr] + extra, reported, updates=updates, on_unused_input=unused)
         raise ValueError(kind)
 
     def _compile_values(self, kind, optimizer, clip):
         """The regression head on real-valued sequences X (T, B, word_dim): its prediction after the last
         step, and a training step on the squared error averaged over the batch (full BPTT)."""
         X, targets = at.tensor3("X"), at.vector("targets")
-        states = self.run(self.inputs(X), self.zero_states(X.shape[1]))
+        states = self.run(self.sequences(X), self.zero_states(X.shape[1]))
         prediction = self.logits(states[-1][-1])[:, 0]
         if kind == "values":
             return function([X], prediction)
@@ -334,7 +427,7 @@ class RecurrentLM:
         x, y = at.ivector("x"), at.ivector("y")
         column = as_batch_of_one(x)
         nudges = [at.zeros((x.shape[0], column.shape[1], self.hidden_dim), dtype=floatX()) for _ in self.state_names]
-        states = self.run(self.inputs(column), self.zero_states(column.shape[1]), nudges=nudges)
+        states = self.run(self.sequences(column), self.zero_states(column.shape[1]), nudges=nudges)
         loss = self.nll(states[-1][-1], y[-1:]).sum()
         return function([x, y], [g[:, 0, :] for g in grad(loss, nudges)])
 
@@ -425,4 +518,33 @@ class RecurrentLM:
         sentence is exactly sgd_step).  hyper: the optimizer's extra inputs, e.g. decay for RMSprop.
         Returns the batch's summed cross-entropy before the update."""
         f = self.compiled("train", optimizer=optimizer, clip=float(clip), batched=True)
-        return f(X, Y, lengths, learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})[0]
+        return f(X, Y, lengths, *self.dropout_masks(*X.shape), learning_rate,
+                 **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})[0]
+
+    # ----------------------------------------------------------------------------- continuous streams
+    def stream_states(self, X, states):
+        """Checked window and states for the stream functions: states (each (B, H)) or None for zeros."""
+        X = np.asarray(X)
+        if X.ndim != 2 or 0 in X.shape:
+            raise InputError(f"a window must be token ids (steps, streams), got shape {X.shape}")
+        if states is None:
+            return [np.zeros((X.shape[1], self.hidden_dim), floatX()) for _ in self.state_names]
+        if len(states) != len(self.state_names) or any(np.shape(s) != (X.shape[1], self.hidden_dim) for s in states):
+            raise InputError(f"a stream state is {len(self.state_names)} arrays ({X.shape[1]}, {self.hidden_dim}), "
+                             f"one per state {', '.join(self.state_names)}")
+        return [np.asarray(s, floatX()) for s in states]
+
+    def stream_loss(self, X, Y, states=None, start=0):
+        """Summed cross-entropy of one window X, Y (T, B) of B streams, continuing from states (those
+        after the previous window; None: zeros) at time index start.  Returns (cost, states after it)."""
+        cost, *final = self.compiled("cost", stream=True)(X, Y, *self.stream_states(X, states), start)
+        return cost, final
+
+    def train_stream(self, X, Y, states, start, learning_rate, optimizer="sgd", clip=0.0, **hyper):
+        """One update on a window of B streams, from the states the previous window ended in (the
+        gradient stops there), the cost summed over the window's steps and averaged over the streams.
+        Returns (the window's summed cross-entropy before the update, the states after it)."""
+        f = self.compiled("train", optimizer=optimizer, clip=float(clip), stream=True)
+        cost, *final = f(X, Y, *self.stream_states(X, states), start, *self.dropout_masks(*np.shape(X)),
+                         learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
+        return cost, final

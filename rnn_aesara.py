@@ -12,9 +12,9 @@ class RNNAesara(RecurrentLM):
     state_names = ("s",)
     tables = ("U",)
 
-    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", output_dim=None):
-        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, output_dim)
-        n, m = word_dim, hidden_dim
+    def __init__(self, word_dim, hidden_dim=100, bptt_truncate=4, truncation="theano", **shared):
+        super().__init__(word_dim, hidden_dim, bptt_truncate, truncation, **shared)
+        n, m = self.input_dim, hidden_dim
         self.add_params(U=uniform(n, (m, n)),
                         V=uniform(m, (self.output_dim, m)),
                         W=uniform(m, (m, m)))
