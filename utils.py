@@ -34,6 +34,19 @@ def write_atomically(path, write):
         raise
 
 
+def remove_leftovers(path):
+    """Delete the temporary files that a process killed while writing path, its .state.npz or its .png
+    left behind (write_atomically's); returns their names."""
+    folder = os.path.dirname(os.path.abspath(path))
+    stem = path[:-4] if path.endswith(".npz") else path
+    targets = {os.path.basename(p) for p in (path, state_path(path), stem + ".png")}
+    # mkstemp's names: the prefix, 8 random characters, the suffix (the target's name)
+    names = [n for n in os.listdir(folder) if n.startswith(".tmp-") and n[13:] in targets]
+    for name in names:
+        os.unlink(os.path.join(folder, name))
+    return names
+
+
 def save_arrays(path, arrays):
     """Write a dict of numpy arrays as an .npz at exactly this path (numpy would append .npz)."""
     write_atomically(path, lambda f: np.savez(f, **arrays))
@@ -61,9 +74,9 @@ def read_arrays(path):
 
 def model_arrays(model):
     """What a model file holds: every parameter under its name, and the options its keys and shapes
-    cannot tell (model.file_metadata(), e.g. the Clockwork RNN's periods), which readers of the
+    cannot tell (model.metadata(), e.g. the Clockwork RNN's periods), which readers of the
     original format ignore."""
-    return {**{p.name: p.get_value() for p in model.params}, **model.file_metadata()}
+    return {**{p.name: p.get_value() for p in model.params}, **model.metadata()}
 
 
 def save_model_parameters_aesara(model, outfile):
@@ -77,7 +90,7 @@ def set_parameters(model, arrays, source):
     if missing:
         raise InputError(f"{source}: missing {', '.join(missing)} for a {type(model).__name__} "
                          f"(the file holds {', '.join(sorted(arrays)) or 'nothing'})")
-    metadata = model.file_metadata()
+    metadata = model.metadata()
     for key, value in metadata.items():
         if key in arrays and not np.array_equal(arrays[key], value):
             raise InputError(f"{source}: {key} {arrays[key].tolist()} differ from this model's {value.tolist()}")
@@ -107,7 +120,7 @@ def load_model_parameters_aesara(path, modelClass, **options):
         if "V" not in arrays or arrays["V"].ndim != 2:
             raise InputError(f"{path}: no 2-D output matrix V, so not a model parameter file")
         word_dim, hidden_dim = arrays["V"].shape
-        options = {**modelClass.file_options(arrays), **options}
+        options = {**modelClass.file_shape(arrays), **options}
         model = modelClass(int(word_dim), hidden_dim=int(hidden_dim), **options)
     else:
         model = modelClass
@@ -125,12 +138,14 @@ def state_path(model_path):
 def save_checkpoint(model_path, model, state, index_to_word, settings):
     """The model file (original format) and, beside it, everything an exact resume needs: parameters
     again (so the state file alone is consistent even if a crash falls between the two writes),
-    optimizer slots, the global np.random state, the position in training, vocabulary and settings.
+    optimizer slots, the global np.random state, the position in training (in stream mode also the
+    states the last window ended in), vocabulary and settings.
     No pickles: strings are unicode arrays, settings JSON."""
     _, keys, position, has_gauss, cached = np.random.get_state()       # the legacy MT19937 state
     batches = state.batches or []
     arrays = {"param:" + p.name: p.get_value() for p in model.params}
     arrays.update({"slot:" + s.name: s.get_value() for s in model.slots})
+    arrays.update({f"carry:{i}": np.asarray(s) for i, s in enumerate(state.carry or [])})
     arrays.update({
         "rng_keys": keys, "rng_numbers": np.array([position, has_gauss]), "rng_gauss": np.array(cached),
         "learning_rate": np.array(state.learning_rate),
@@ -152,14 +167,20 @@ def load_checkpoint(model_path, model):
     arrays = read_arrays(path)
     try:
         set_parameters(model, {k[6:]: v for k, v in arrays.items() if k.startswith("param:")}, path)
+        for key, value in arrays.items():
+            if key.startswith(("slot:", "carry:", "learning_rate")) and not np.all(np.isfinite(value)):
+                raise InputError(f"{path}: {key} contains NaN or infinite values")
+        if not float(arrays["learning_rate"]) > 0:
+            raise InputError(f"{path}: the learning rate {float(arrays['learning_rate'])} is not positive")
         for name, value in ((k[5:], v) for k, v in arrays.items() if k.startswith("slot:")):
             assign(model.slot(name, like=value), value)
         epoch, position, seen, mid_epoch = (int(v) for v in arrays["counters"])
         sizes, flat = arrays["batch_sizes"], arrays["batch_sentences"].tolist()
         ends = np.cumsum(sizes)
         batches = [flat[e - n:e] for e, n in zip(ends, sizes)] if mid_epoch else None
+        carry = [arrays[f"carry:{i}"] for i in range(sum(k.startswith("carry:") for k in arrays))] or None
         state = TrainingState(float(arrays["learning_rate"]), epoch, position, seen, batches,
-                              [tuple(row) for row in arrays["history"]])
+                              [tuple(row) for row in arrays["history"]], carry)
         position_rng, has_gauss = (int(v) for v in arrays["rng_numbers"])
         np.random.set_state(("MT19937", arrays["rng_keys"], position_rng, has_gauss, float(arrays["rng_gauss"])))
         return state, [str(w) for w in arrays["index_to_word"]], json.loads(str(arrays["settings"]))
