@@ -18,8 +18,11 @@ Functions:
         "peephole" (diagonal peepholes), "cifg" (f = 1 - i), "lstm2" (two stacked LSTM layers),
         "dglstm" (Yao et al.'s Depth-Gated LSTM, two layers) and "cwrnn" (Clockwork RNN, periods 1, 2, 4, 8).
     ptb_small_tokens_per_s(...)  Zaremba et al.'s "small" PTB LSTM (no dropout) with torch.nn.LSTM.
+    train_ptb_small(...)  the PyTorch peer of `train.py --preset ptb-small`: the same recipe on the same
+        token streams, trained and evaluated the same way, its log in train.py's per-epoch format.
 
-Run ``python bench_torch.py [threads]`` for a table of the standard configurations.
+Run ``python bench_torch.py [threads]`` for a table of the standard configurations, and
+``python bench_torch.py --ptb-small [epochs]`` for the peer's whole training run.
 """
 import functools
 import json
@@ -366,6 +369,61 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
     return ms, batch * steps / (ms / 1000.0)
 
 
+def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_dim=200, layers=2):
+    """Zaremba et al.'s small recipe (DESIGN.md section 6): init U(-0.1, 0.1), SGD lr 1 halved after every
+    epoch past the 4th, gradient norm clipped at 5, cost summed over the window and averaged over the
+    streams, the state carried across windows and detached.  Validation after each epoch on 20 streams,
+    valid and test at the end as one stream, as train.py does.  Prints its log; returns the test perplexity."""
+    import numpy as np
+    import corpus
+    import training
+
+    began = time.perf_counter()
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    data = corpus.load_ptb()
+    V = len(data["index_to_word"])
+    tokens = {split: training.token_stream(data[split][1]) for split in ("train", "valid", "test")}
+    model = _PTBSmall(V, hidden_dim, layers)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    print(f"PyTorch {torch.__version__} peer of train.py --preset ptb-small: vocabulary {V}, {layers}x{hidden_dim} "
+          f"LSTM, {threads} threads, {batch} streams x windows of {unroll} steps", flush=True)
+
+    def run(split, streams, train=False):
+        data = torch.from_numpy(training.streams(tokens[split], streams).astype(np.int64))
+        state, total = None, 0.0
+        for start in training.windows(len(data), unroll):
+            x, y = (torch.as_tensor(w) for w in training.stream_window(data.numpy(), start, unroll))
+            with torch.set_grad_enabled(train):
+                logits, state = model(x, state)
+                cost = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum")
+                if train:
+                    optimizer.zero_grad(set_to_none=True)
+                    (cost / streams).backward()
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                    optimizer.step()
+            state = tuple(s.detach() for s in state)
+            total += float(cost)
+        return total / ((len(data) - 1) * streams)
+
+    for epoch in range(1, nepoch + 1):
+        rate = optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
+        model.train()
+        train_loss = run("train", batch, train=True)
+        trained = time.perf_counter() - started
+        model.eval()
+        valid_loss = run("valid", batch)
+        print(f"epoch {epoch}: train perplexity {math.exp(train_loss):.2f}, valid perplexity {math.exp(valid_loss):.2f}, "
+              f"{time.perf_counter() - started:.0f} s ({len(tokens['train']) // batch * batch / trained:,.0f} training "
+              f"tokens/s), learning rate {rate:g}", flush=True)
+        if epoch >= 4:
+            optimizer.param_groups[0]["lr"] = rate * 0.5
+    for split in ("valid", "test"):
+        print(f"{split.capitalize()} perplexity (one continuous stream): {math.exp(run(split, 1)):.2f}", flush=True)
+    print(f"Total time: {time.perf_counter() - began:.0f} s (loading, training, evaluating)")
+
+
 def measure_json(cases, repeats):
     """bench.py's PyTorch column, as one JSON line: ms per step for each sentence case [kind, word_dim,
     hidden_dim, bptt_truncate, length] and for the PTB case [word_dim, hidden_dim, layers, batch, steps]."""
@@ -380,6 +438,9 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["--json"]:   # python bench_torch.py --json CASES REPEATS (used by bench.py)
         measure_json(json.loads(sys.argv[2]), int(sys.argv[3]))
+        sys.exit()
+    if sys.argv[1:2] == ["--ptb-small"]:   # python bench_torch.py --ptb-small [EPOCHS]
+        train_ptb_small(int(sys.argv[2]) if len(sys.argv) > 2 else 13)
         sys.exit()
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # python bench_torch.py [threads]
     print(f"PyTorch {torch.__version__}, CPU eager, float32, {threads} threads")

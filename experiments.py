@@ -4,6 +4,8 @@
     python experiments.py adding      the adding problem at T = 50 ... 400: which cells carry a value that far
     python experiments.py compare     a Greff-style random search per variant, run as Ray tasks
     python experiments.py degenerate  an LSTM with its gates held open against the RNN with one more tanh
+    python experiments.py ptb         train.py --preset ptb-small (Zaremba et al.'s small PTB LSTM) beside its
+                                      PyTorch peer, or --preset ptb-small-regularized alone
 
 Each writes results/<experiment>.md (with the command and the machine) and, but the last, a plot
 results/<experiment>.png.  --quick runs a small form in well under a minute and checks the qualitative result where it is robust.
@@ -12,6 +14,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import subprocess
 import sys
 import time
 
@@ -511,9 +515,113 @@ def write_comparison(results, variants, budget, args):
 
 
 # ---------------------------------------------------------------------------------------- main
+PAPER = {"ptb-small": ("Zaremba et al. 2014, Table 1 (non-regularized LSTM)", 120.7, 114.5)}
+EPOCH_LINE = re.compile(r"^epoch (\d+): train perplexity ([\d.]+), \w+ perplexity ([\d.]+), (\d+) s "
+                        r"\(([\d,]+) training tokens/s\), learning rate ([\d.e-]+)")
+FINAL_LINE = re.compile(r"^(Valid|Test) perplexity[^:]*: ([\d.]+)|^Total time: (\d+) s")
+QUICK_PTB = ["--max-sentences", "4000", "--hidden-dim", "32", "--embedding-dim", "32", "--vocabulary-size", "2000",
+             "--nepoch", "2", "--sample", "0"]
+
+
+def read_log(path):
+    """A train.py (or peer) log: its header line, the per-epoch rows and the final numbers."""
+    epochs, final = [], {}
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        match = EPOCH_LINE.match(line)
+        if match:
+            epochs.append([float(v.replace(",", "")) for v in match.groups()])
+        match = FINAL_LINE.match(line)
+        if match:
+            split, value, seconds = match.groups()
+            final[split.lower() if split else "seconds"] = float(value or seconds)
+    return {"header": lines[0] if lines else "", "epochs": epochs, "final": final}
+
+
+def logged_run(command, path, reuse):
+    """Run a training command, its output shown and kept in path; with reuse, a finished log is kept instead."""
+    if reuse and os.path.exists(path) and "seconds" in read_log(path)["final"]:
+        print(f"reusing {path}")
+        return
+    print("$ " + " ".join(command), flush=True)
+    with open(path, "w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+            log.flush()
+    if process.wait():
+        raise InputError(f"{command[1]} failed (exit status {process.returncode}); its log is {path}")
+
+
+def ptb(args):
+    """train.py --preset on the Penn Treebank's continuous stream, and for ptb-small its PyTorch peer with the
+    same recipe on the same machine: per-epoch tables, final perplexities and wall times, a learning curve."""
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, args.preset + ("-quick" if args.quick else ""))
+    ours = [sys.executable, "train.py", "--preset", args.preset, "--no-progress",
+            "--model-output-file", os.path.join(args.out if args.quick else "runs", os.path.basename(stem) + ".npz")
+            ] + (QUICK_PTB if args.quick else [])
+    logged_run(ours, stem + "-ours.log", args.reuse)
+    runs = {"ours": read_log(stem + "-ours.log")}
+    peer = [sys.executable, "bench_torch.py", "--ptb-small"]
+    if args.preset == "ptb-small" and not args.quick and args.peer:
+        logged_run(peer, stem + "-torch.log", args.reuse)
+        runs["PyTorch"] = read_log(stem + "-torch.log")
+    if args.quick:
+        (_, train1, valid1, *_), (_, train2, valid2, *_) = runs["ours"]["epochs"][:2]
+        assert train2 < train1 and valid2 < valid1, f"the loss did not fall: {runs['ours']['epochs']}"
+        print(f"ok: the loss falls: train perplexity {train1:.1f} -> {train2:.1f}, valid {valid1:.1f} -> {valid2:.1f}")
+        return
+    write_ptb_report(args.preset, runs, {"ours": ours, "PyTorch": peer})
+
+
+def write_ptb_report(preset, runs, commands):
+    import train
+    lines = [f"{train.PRESETS[preset][0]}: `{' '.join(['python'] + commands['ours'][1:4])}`, the corpus as one "
+             "continuous stream (DESIGN.md section 8). Each epoch's line: perplexity of the epoch's training windows "
+             "and of the validation stream (20 streams), wall seconds of the epoch with its evaluation, training "
+             "tokens per second. At the end, valid and test as one stream; the total time counts everything "
+             "from the start of the process (loading, compiling, training, evaluating, sampling).", ""]
+    for name, run in runs.items():
+        lines += [f"## {name}", "", f"`{' '.join(['python'] + commands[name][1:])}`", "", f"> {run['header']}", "",
+                  "| epoch | learning rate | train perplexity | valid perplexity | seconds | training tokens/s |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {e:.0f} | {lr:g} | {tr:.2f} | {va:.2f} | {sec:.0f} | {tps:,.0f} |"
+                  for e, tr, va, sec, tps, lr in run["epochs"]]
+        lines.append("")
+    lines += ["## Result", "", "| | valid perplexity | test perplexity | total wall time |", "|---|---|---|---|"]
+    for name, run in runs.items():
+        f = run["final"]
+        lines.append(f"| {name} | {f.get('valid', float('nan')):.2f} | {f.get('test', float('nan')):.2f} | "
+                     f"{f.get('seconds', float('nan')) / 60:.1f} min |")
+    if preset in PAPER:
+        source, valid, test = PAPER[preset]
+        lines.append(f"| {source} | {valid} | {test} | |")
+    if "PyTorch" in runs:
+        ratio = runs["ours"]["final"]["seconds"] / runs["PyTorch"]["final"]["seconds"]
+        lines += ["", f"Ours / PyTorch wall time: {ratio:.2f}x."]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for (name, run), color in zip(runs.items(), ("C0", "C1")):
+        epochs = np.array(run["epochs"])
+        ax.plot(epochs[:, 0], epochs[:, 2], marker="o", color=color, label=f"{name}, valid")
+        ax.plot(epochs[:, 0], epochs[:, 1], ls="--", color=color, label=f"{name}, train")
+    if preset in PAPER:
+        ax.axhline(PAPER[preset][2], color="gray", ls=":", label=f"paper's test perplexity {PAPER[preset][2]}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("perplexity")
+    ax.set_yscale("log")
+    ax.set_title(f"train.py --preset {preset}", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    write_report(preset, f"{preset}: {train.PRESETS[preset][0]}", lines, fig)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("experiment", choices=("vanishing", "adding", "compare", "degenerate"))
+    parser.add_argument("experiment", choices=("vanishing", "adding", "compare", "degenerate", "ptb"))
     parser.add_argument("--quick", action="store_true", help="the small form CI runs, with its check")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=None, help="hidden units (vanishing 100, adding 128)")
@@ -529,12 +637,17 @@ def main(argv):
     parser.add_argument("--address", default=None, help="compare: an existing Ray cluster (default: $RAY_ADDRESS, "
                         "else a local Ray on this machine)")
     parser.add_argument("--workers", type=int, default=None, help="compare: CPUs of the local Ray (default: all)")
-    parser.add_argument("--out", default="results", help="adding, compare: where the runs' log goes")
+    parser.add_argument("--out", default="results", help="adding, compare, ptb: where the runs' logs go")
+    parser.add_argument("--preset", default="ptb-small", help="ptb: the train.py preset to run")
+    parser.add_argument("--no-peer", dest="peer", action="store_false", help="ptb: without the PyTorch peer")
+    parser.add_argument("--reuse", action="store_true", help="ptb: keep the runs whose logs are complete")
     args = parser.parse_args(argv)
     if args.hidden is None:
         args.hidden = 128 if args.experiment == "adding" else 100
     import backend
     backend.set_float(64 if args.experiment == "degenerate" else 32)
+    if args.experiment == "ptb":          # train.py and the peer run in processes of their own
+        return ptb(args)
     {"vanishing": vanishing, "adding": adding, "compare": compare, "degenerate": degenerate}[args.experiment](args)
 
 

@@ -27,6 +27,15 @@ def test_the_quick_form_shows_the_claim(experiment, claim):
     assert "ok: " in result.stdout and claim in result.stdout
 
 
+@pytest.mark.parametrize("preset", ["ptb-small", "ptb-small-regularized"])
+def test_each_ptb_preset_trains_on_the_stream_with_a_falling_loss(preset, tmp_path):
+    """train.py --preset, at a small size (hidden 32, 4000 sentences: 250 windows an epoch) for 2 epochs."""
+    result = run("ptb", "--quick", "--preset", preset, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok: the loss falls" in result.stdout and "continuous streams: 20 streams" in result.stdout
+    assert "Test perplexity (one continuous stream)" in result.stdout
+
+
 def test_a_study_runs_on_ray_records_every_trial_and_resumes_without_rerunning(tmp_path):
     pytest.importorskip("ray")
     first = run("compare", "--quick", "--out", str(tmp_path))

@@ -97,12 +97,29 @@ def test_flags_win_over_the_environment(small_csv, tmp_path):
 def test_help_explains_every_setting():
     result = run(["--help"])
     assert result.returncode == 0
-    for flag in ("--learning-rate", "--vocabulary-size", "--hidden-dim", "--nepoch", "--model-output-file",
-                 "--input-data-file", "--print-every", "--model-file", "--model", "--optimizer", "--bptt-truncate",
-                 "--truncation", "--seed", "--float", "--max-sentences", "--batch-size", "--sample", "--layers",
-                 "--periods", "--clip", "--temperature", "--halve-lr-on-rise", "--vocabulary-layout", "--embedding-dim",
-                 "--no-progress"):
-        assert flag in result.stdout
-    assert "LEARNING_RATE" in result.stdout
+    from train import PRESETS, SETTINGS
+    assert len(SETTINGS) > 30
+    for flag, env, *_ in SETTINGS:            # every setting, and the tutorial's variable beside it
+        assert flag in result.stdout, flag
+        assert env is None or env in result.stdout, env
+    for preset in PRESETS:
+        assert preset in result.stdout
     for model in ("rnn", "lstm", "gru", "peephole", "cifg", "dglstm", "cwrnn"):
         assert model in result.stdout
+
+
+def test_a_preset_is_the_papers_recipe_and_any_flag_overrides_it():
+    from errors import InputError
+    from train import read_settings
+    s = read_settings(["--preset", "ptb-small"])
+    assert {k: s[k] for k in ("model", "layers", "hidden_dim", "embedding_dim", "init_scale", "unroll", "batch_size",
+                              "optimizer", "learning_rate", "lr_decay", "decay_after", "nepoch", "clip")} == {
+        "model": "lstm", "layers": 2, "hidden_dim": 200, "embedding_dim": 200, "init_scale": 0.1, "unroll": 20,
+        "batch_size": 20, "optimizer": "sgd", "learning_rate": 1.0, "lr_decay": 0.5, "decay_after": 4, "nepoch": 13,
+        "clip": 5.0}                    # Zaremba et al. 2014's small configuration, DESIGN.md section 6
+    assert s["dropout"] == 0 and not s["tied"]
+    assert read_settings(["--preset", "ptb-small", "--nepoch", "2", "--unroll", "35"])["nepoch"] == 2
+    assert read_settings(["--preset", "ptb-small-regularized"])["tied"]
+    assert read_settings([])["unroll"] == 0                         # sentence mode stays the default
+    with pytest.raises(InputError, match="--preset must be one of"):
+        read_settings(["--preset", "ptb-large"])
