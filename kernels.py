@@ -12,7 +12,8 @@
 2. tanh and the logistic sigmoid in float32.  The C code Aesara generates calls the C library's
    tanhf, about 9 ns per element, once per element (PTB small: 6 ms per step).  Here both are written
    with an exponential computed in double precision from a polynomial, which gcc vectorises; the
-   result, rounded to float32, is the correctly rounded value but for rare ties.  Their gradients
+   result, rounded to float32, is the correctly rounded value but for rare ties (none among the
+   tests' 4.9 million sampled inputs, nor among every 97th float32 in a one-off run).  Their gradients
    reuse the forward value.  float64 keeps the library's code.
 
 3. Looking up input columns M[:, x_t] (U x_t for a one-hot x_t).  Aesara gathers columns of a

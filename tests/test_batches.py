@@ -90,3 +90,23 @@ def test_adam_follows_kingma_and_ba(model):
             m_hat, v_hat = m[p.name] / (1 - 0.9 ** t), v[p.name] / (1 - 0.999 ** t)
             expected = before[p.name] - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
             np.testing.assert_allclose(p.get_value(), expected, rtol=1e-10, atol=1e-14, err_msg=p.name)
+
+
+@pytest.mark.parametrize("model", ["gru"], indirect=True)
+def test_rmsprop_follows_the_gru_tutorial(model):
+    """m <- decay m + (1 - decay) g^2; p <- p - lr g / sqrt(m + 1e-6), the epsilon inside the root, as in
+    gru_theano.py; written out here in numpy, not through optimizers.py."""
+    model.bptt_truncate = -1
+    X, Y = ragged(5)
+    for slot in model.slots:
+        slot.set_value(np.zeros_like(slot.get_value()))
+    m = {p.name: 0.0 for p in model.params}
+    for decay in (0.9, 0.5):
+        grads = [sum(g) / len(X) for g in zip(*[model.bptt(x, y) for x, y in zip(X, Y)])]
+        before = params_of(model)
+        model.train_batch(*pad(X, Y, range(len(X))), 0.01, optimizer="rmsprop", decay=decay)
+        for p, g in zip(model.params, grads):
+            m[p.name] = decay * m[p.name] + (1 - decay) * g ** 2
+            expected = before[p.name] - 0.01 * g / np.sqrt(m[p.name] + 1e-6)
+            np.testing.assert_allclose(p.get_value(), expected, rtol=1e-10, atol=1e-14, err_msg=p.name)
+            np.testing.assert_allclose(getattr(model, "m" + p.name).get_value(), m[p.name], rtol=1e-10, atol=1e-16)

@@ -14,9 +14,12 @@ SPECIAL = [0.0, -0.0, 1e-45, -1e-40, 1e-30, 3e-5, 9.99e-5, 1e-4, 1.01e-4, -1e-4,
 
 
 def inputs32():
-    grid = np.linspace(-30, 30, 600_001)
-    tiny = np.geomspace(1e-38, 1e-2, 20_001)
-    return np.concatenate([grid, tiny, -tiny, SPECIAL, -np.asarray(SPECIAL)]).astype(np.float32)
+    """A dense sample of float32: every 997th bit pattern of each sign (4.3 million values, every exponent),
+    a fine grid over the range where tanh and sigmoid bend, tiny values and the special cases."""
+    patterns = np.arange(0, 0x7F800000, 997, dtype=np.int64).astype(np.int32).view(np.float32)
+    grid = np.linspace(-30, 30, 600_001).astype(np.float32)
+    tiny = np.geomspace(1e-38, 1e-2, 20_001).astype(np.float32)
+    return np.concatenate([patterns, -patterns, grid, tiny, -tiny, np.float32(SPECIAL), -np.float32(SPECIAL)])
 
 
 def ulps(a, b):
@@ -41,11 +44,14 @@ def logistic(x):
 
 @pytest.mark.parametrize("name, reference", [("tanh", np.tanh), ("sigmoid", logistic)])
 def test_float32_tanh_and_sigmoid_are_rounded_float64_values(float32_functions, name, reference):
+    """Correctly rounded: equal to the float64 value rounded once to float32, on every input of the sample
+    (a one-off run on every 97th bit pattern, 44.7 million inputs, found no difference either)."""
     x = inputs32()
     ours = float32_functions[name](x)
     assert ours.dtype == np.float32
     want = reference(x.astype(np.float64)).astype(np.float32)
-    assert ulps(ours, want).max() <= 1, x[np.argmax(ulps(ours, want))]
+    wrong = np.flatnonzero(ulps(ours, want))
+    assert len(wrong) == 0, f"{len(wrong)} of {len(x)} differ, e.g. at {x[wrong[:3]]}"
     # signs of zero and the saturated ends exactly
     assert np.array_equal(np.signbit(ours), np.signbit(want))
     nan = float32_functions[name](np.array([np.nan], np.float32))

@@ -193,6 +193,8 @@ def test_same_seed_same_parameters_in_the_documented_order(kind):
         value = getattr(model, name).get_value()
         assert value.dtype == np.float64
         np.testing.assert_array_equal(value, expected[name], err_msg=name)
+    if kind == "lstm":       # lstm_theano.py's one non-zero bias: the forget gate starts open
+        assert np.all(model.b_f.get_value() == 1.0), "the forget-gate bias b_f must start at 1"
     if kind == "gru":
         for name in names:
             np.testing.assert_array_equal(getattr(model, "m" + name).get_value(), np.zeros_like(expected[name]))

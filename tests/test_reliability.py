@@ -1,5 +1,6 @@
 """Nothing lost, nothing crashes: bad input, divergence, signals, kill -9 during a write, exact resume."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,6 +104,17 @@ def final_parameters(path):
     return {k: v for k, v in arrays.items()}
 
 
+def counters(path):
+    """(epochs finished, sentences seen) in a run's training state."""
+    epoch, _, seen, _ = (int(v) for v in read_arrays(state_path(path))["counters"])
+    return epoch, seen
+
+
+@pytest.fixture(scope="module")
+def sentences(data):
+    return len(load_data(data["csv"], 30)[0])
+
+
 @pytest.fixture(scope="module")
 def straight_run(data, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("straight") / "m.npz")
@@ -117,18 +129,27 @@ def assert_same(a, b):
         assert np.array_equal(a[key], b[key]), key      # bit for bit
 
 
-def test_stopping_after_some_epochs_and_resuming_is_exact(data, straight_run, tmp_path):
+def resumed_from(output):
+    """(sentences, epoch) of train.py's "Resuming after N sentences (epoch E)" line."""
+    found = re.search(r"^Resuming after (\d+) sentences \(epoch (\d+)\)", output, re.M)
+    assert found, output[-1500:]
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_stopping_after_some_epochs_and_resuming_is_exact(data, straight_run, sentences, tmp_path):
     out = str(tmp_path / "m.npz")
     first = run(train_args(data, out, 11))
     assert first.returncode == 0, first.stderr[-2000:]
+    assert counters(out) == (11, 11 * sentences)
     resumed = run(train_args(data, out, 30, "--model-file", out))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "Resuming after" in resumed.stdout
+    assert resumed_from(resumed.stdout) == (11 * sentences, 12)
+    assert counters(out) == (30, 30 * sentences)          # 19 more epochs, not 30
     assert_same(final_parameters(out), straight_run)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_saves_a_checkpoint_that_resumes_exactly(data, straight_run, tmp_path, sig, code):
+def test_a_signal_saves_a_checkpoint_that_resumes_exactly(data, straight_run, sentences, tmp_path, sig, code):
     out = str(tmp_path / "m.npz")
     process = subprocess.Popen([PY, TRAIN] + train_args(data, out, 30), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -142,49 +163,103 @@ def test_a_signal_saves_a_checkpoint_that_resumes_exactly(data, straight_run, tm
     assert os.path.exists(state_path(out))
     resumed = run(train_args(data, out, 30, "--model-file", out))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    seen, epoch = resumed_from(resumed.stdout)
+    assert seen % sentences and epoch == seen // sentences + 1       # stopped and resumed mid-epoch
+    assert counters(out) == (30, 30 * sentences)
     assert_same(final_parameters(out), straight_run)
 
 
-def test_divergence_stops_and_keeps_the_last_good_checkpoint(data, tmp_path):
+def checkpoint_files(out):
+    return {path: open(path, "rb").read() for path in (out, state_path(out))}
+
+
+@pytest.mark.parametrize("branch, how, message", [
+    ("loss", ["--optimizer", "sgd", "--learning-rate", "1e38", "--print-every", "24"], "the loss became"),
+    # Adam's step is lr times a ratio m/sqrt(v) that exceeds 1 somewhere, so a rate at float32's largest
+    # value overflows some parameters to infinity; the checkpoint right after that step must refuse them
+    ("parameters", ["--optimizer", "adam", "--learning-rate", "3.4e38", "--print-every", "4"],
+     "the parameters became NaN or infinite"),
+])
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, branch, how, message):
     out = str(tmp_path / "m.npz")
     ok = run(train_args(data, out, 2))
     assert ok.returncode == 0
-    before = final_parameters(out)
-    result = run(train_args(data, out, 6, "--model-file", out, "--optimizer", "sgd", "--learning-rate", "1e38",
-                            "--clip", "0"))
+    before = checkpoint_files(out)
+    result = run(train_args(data, out, 6, "--model-file", out, "--clip", "0", *how))
     assert result.returncode == 3, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "diverged" in lines[0] and "Traceback" not in result.stderr
-    after = final_parameters(out)
-    assert all(np.isfinite(v).all() for v in after.values())
-    assert_same(after, before)
+    assert message in lines[0], lines[0]
+    assert checkpoint_files(out) == before                  # the model file and its training state, untouched
 
 
-WRITER = """
-import sys, numpy as np
-sys.path.insert(0, {root!r})
-from utils import save_arrays
-big = {{k: np.full((400, 1000), float(i)) for i, k in enumerate("abcd")}}
-i = 0
-while True:
-    save_arrays({path!r}, {{k: v + i for k, v in big.items()}})
-    i += 1
-"""
+@pytest.mark.parametrize("key", ["param:W", "slot:adam_m_W", "learning_rate"])
+def test_a_nan_in_the_training_state_is_refused_in_one_line(data, tmp_path, key):
+    out = str(tmp_path / "m.npz")
+    assert run(train_args(data, out, 1)).returncode == 0
+    arrays = read_arrays(state_path(out))
+    arrays[key] = np.full_like(arrays[key], np.nan, dtype=np.float64) if key == "learning_rate" else \
+        np.where(np.arange(arrays[key].size).reshape(arrays[key].shape) == 3, np.nan, arrays[key])
+    with open(state_path(out), "wb") as f:
+        np.savez(f, **arrays)
+    result = run(train_args(data, out, 2, "--model-file", out))
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert os.path.basename(state_path(out)) in lines[0] and (key in lines[0] or "NaN" in lines[0]), lines[0]
 
 
-def test_kill_9_while_writing_leaves_a_complete_checkpoint(tmp_path):
-    path = str(tmp_path / "ckpt.npz")
-    root = os.path.dirname(TRAIN)
-    rng = np.random.RandomState(0)
-    for attempt in range(6):
-        writer = subprocess.Popen([PY, "-c", WRITER.format(root=root, path=path)])
-        deadline = time.monotonic() + 120          # a loaded machine may take long to import numpy
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0, 0.5))            # after the first complete write, anywhere in a later one
-        writer.send_signal(signal.SIGKILL)
-        writer.wait()
-        arrays = read_arrays(path)
-        i = arrays["a"][0, 0]
-        for k, offset in zip("abcd", range(4)):
-            assert np.all(arrays[k] == i + offset), "a torn checkpoint"
+@pytest.fixture(scope="module")
+def two_checkpoints(data, tmp_path_factory):
+    """The files of a run's checkpoints after epochs 11 and 12."""
+    out = str(tmp_path_factory.mktemp("pairs") / "m.npz")
+    assert run(train_args(data, out, 11)).returncode == 0
+    older = checkpoint_files(out)
+    assert run(train_args(data, out, 12, "--model-file", out)).returncode == 0
+    return {"older": {os.path.basename(p): v for p, v in older.items()},
+            "newer": {os.path.basename(p): v for p, v in checkpoint_files(out).items()}}
+
+
+@pytest.mark.parametrize("stale", ["m.npz", "m.state.npz"])
+def test_a_kill_between_the_two_checkpoint_files_resumes_from_the_state(data, straight_run, two_checkpoints,
+                                                                       tmp_path, stale):
+    """save_checkpoint writes the .state.npz (which holds the parameters too), then the model file: a kill
+    between the two leaves a model file one checkpoint older than its state.  Either mix of two checkpoints
+    resumes from the training state's parameters, so the run still ends where the straight run ends."""
+    for name, content in two_checkpoints["newer"].items():
+        (tmp_path / name).write_bytes(two_checkpoints["older" if name == stale else "newer"][name])
+    out = str(tmp_path / "m.npz")
+    resumed = run(train_args(data, out, 30, "--model-file", out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert_same(final_parameters(out), straight_run)
+
+
+def test_kill_9_during_a_checkpoint_write_leaves_a_complete_one(data, tmp_path):
+    """A real train.py, checkpointing after every batch, is killed the moment a temporary checkpoint file
+    exists (retried until one is left behind, which proves the kill landed mid-write).  What is on disk then
+    loads; the resumed run ignores the leftover, removes it, and trains on."""
+    out = str(tmp_path / "m.npz")
+    args = train_args(data, out, 400, "--hidden-dim", "400", "--print-every", "4", "--sample", "0")
+    leftovers = []
+    for attempt in range(8):
+        process = subprocess.Popen([PY, TRAIN] + args + (["--model-file", out] if os.path.exists(out) else []),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(n.startswith(".tmp-") and n.endswith(".npz") for n in os.listdir(tmp_path)) and os.path.exists(out):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.0005)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL, process.stderr.read()[-2000:]
+        leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".tmp-") and n.endswith(".npz")]
+        if leftovers:
+            break
+    assert leftovers, "no kill landed during a write in 8 attempts"
+    read_arrays(out), read_arrays(state_path(out))              # complete files, both
+    epoch, _ = counters(out)
+    resumed = run(train_args(data, out, epoch + 1, "--hidden-dim", "400", "--model-file", out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resuming after" in resumed.stdout
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp-")]
+    assert counters(out)[0] == epoch + 1
