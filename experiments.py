@@ -574,10 +574,10 @@ def ptb(args):
         assert train2 < train1 and valid2 < valid1, f"the loss did not fall: {runs['ours']['epochs']}"
         print(f"ok: the loss falls: train perplexity {train1:.1f} -> {train2:.1f}, valid {valid1:.1f} -> {valid2:.1f}")
         return
-    write_ptb_report(args.preset, runs, {"ours": ours, "PyTorch": peer})
+    write_ptb_report(args.preset, runs, {"ours": ours, "PyTorch": peer}, args.note)
 
 
-def write_ptb_report(preset, runs, commands):
+def write_ptb_report(preset, runs, commands, note=None):
     import train
     lines = [f"{train.PRESETS[preset][0]}: `{' '.join(['python'] + commands['ours'][1:4])}`, the corpus as one "
              "continuous stream (DESIGN.md section 8). Each epoch's line: perplexity of the epoch's training windows "
@@ -602,6 +602,8 @@ def write_ptb_report(preset, runs, commands):
     if "PyTorch" in runs:
         ratio = runs["ours"]["final"]["seconds"] / runs["PyTorch"]["final"]["seconds"]
         lines += ["", f"Ours / PyTorch wall time: {ratio:.2f}x."]
+    if note:
+        lines += ["", f"Note: {note}"]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (name, run), color in zip(runs.items(), ("C0", "C1")):
@@ -641,6 +643,7 @@ def main(argv):
     parser.add_argument("--preset", default="ptb-small", help="ptb: the train.py preset to run")
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="ptb: without the PyTorch peer")
     parser.add_argument("--reuse", action="store_true", help="ptb: keep the runs whose logs are complete")
+    parser.add_argument("--note", default=None, help="ptb: a remark for the report (e.g. what else ran meanwhile)")
     args = parser.parse_args(argv)
     if args.hidden is None:
         args.hidden = 128 if args.experiment == "adding" else 100

@@ -310,7 +310,9 @@ def main(argv):
             if saved_words != index_to_word:
                 raise InputError(f"{state_path(s['model_file'])}: trained on a different vocabulary than this data")
             layout = lambda settings: (settings.get("unroll", 0), settings["batch_size"])
-            if state.batches is not None and layout(saved) != layout(s):
+            mid_epoch = state.batches is not None and state.position < len(state.batches)
+            windows_differ = layout(saved) != layout(s) and (saved.get("unroll") or s["unroll"])
+            if mid_epoch and s["nepoch"] > state.epoch and windows_differ:
                 raise InputError(f"{state_path(s['model_file'])}: stopped mid-epoch with --unroll {layout(saved)[0]} "
                                  f"--batch-size {layout(saved)[1]}; resume with those")
             if s["learning_rate"]:           # given explicitly: it replaces the saved (maybe halved) rate
@@ -341,8 +343,7 @@ def main(argv):
         print("SGD Step time: %f milliseconds (%s)" % (seconds * 1000, what))
         sys.stdout.flush()
         run_training(model, s, state, data, index_to_word, word_to_index, out, feed.size)
-    report(model, s, data, index_to_word, word_to_index)
-    print(f"Total time: {time.perf_counter() - began:.0f} s (loading, compiling, training, evaluating)")
+    report(model, s, data, index_to_word, word_to_index, began)
 
 
 def unit(s):
@@ -479,13 +480,14 @@ def run_training(model, s, state, data, index_to_word, word_to_index, out, epoch
         print(f"Saved model parameters to {out}.")
 
 
-def report(model, s, data, index_to_word, word_to_index):
+def report(model, s, data, index_to_word, word_to_index, began):
     import training
     how = " (one continuous stream)" if s["unroll"] else ""
     for split in ("valid", "test"):
         if split in data:
             loss = evaluation_loss(model, s, *data[split], streams=1)
             print(f"{split.capitalize()} perplexity{how}: {training.exp_loss(loss):.2f}", flush=True)
+    print(f"Total time: {time.perf_counter() - began:.0f} s (loading, compiling, training, evaluating)")
     if s["sample"]:
         print("Samples:")
         for _ in range(s["sample"]):
