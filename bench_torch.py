@@ -390,10 +390,10 @@ def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_d
           f"LSTM, {threads} threads, {batch} streams x windows of {unroll} steps", flush=True)
 
     def run(split, streams, train=False):
-        data = torch.from_numpy(training.streams(tokens[split], streams).astype(np.int64))
+        data = training.streams(tokens[split], streams).astype(np.int64)
         state, total = None, 0.0
         for start in training.windows(len(data), unroll):
-            x, y = (torch.as_tensor(w) for w in training.stream_window(data.numpy(), start, unroll))
+            x, y = (torch.from_numpy(w) for w in training.stream_window(data, start, unroll))
             with torch.set_grad_enabled(train):
                 logits, state = model(x, state)
                 cost = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum")
@@ -415,7 +415,7 @@ def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_d
         model.eval()
         valid_loss = run("valid", batch)
         print(f"epoch {epoch}: train perplexity {math.exp(train_loss):.2f}, valid perplexity {math.exp(valid_loss):.2f}, "
-              f"{time.perf_counter() - started:.0f} s ({len(tokens['train']) // batch * batch / trained:,.0f} training "
+              f"{time.perf_counter() - started:.0f} s ({(len(tokens['train']) // batch - 1) * batch / trained:,.0f} training "
               f"tokens/s), learning rate {rate:g}", flush=True)
         if epoch >= 4:
             optimizer.param_groups[0]["lr"] = rate * 0.5

@@ -246,7 +246,7 @@ def timed_step(model, feed, s, learning_rate):
     options = dict(optimizer=s["optimizer"], clip=s["clip"])
     saved, random_state = [v.get_value() for v in model.params + model.slots], np.random.get_state()
     feed.train(model, training.TrainingState(learning_rate), batch, **options)   # compiles, creates the slots
-    saved += [v.get_value() for v in model.slots[len(saved) - len(model.params):]]
+    saved += [np.zeros_like(v.get_value()) for v in model.slots[len(saved) - len(model.params):]]   # as created
     start = time.perf_counter()
     feed.train(model, training.TrainingState(learning_rate), batch, **options)
     elapsed = time.perf_counter() - start
