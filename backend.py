@@ -1,5 +1,10 @@
 """The one place that imports the tensor compiler: Aesara where it imports (Python <= 3.11), PyTensor,
-its maintained continuation, otherwise.  ``RNNLM_BACKEND=aesara`` or ``=pytensor`` forces a choice.
+its maintained continuation, otherwise.  ``RNNLM_BACKEND=aesara`` or ``=pytensor`` forces a choice, and
+``RNNLM_BACKEND=jax`` selects PyTensor compiling to JAX (XLA) instead of C: the route to a GPU
+(DESIGN.md section 9; use_jax() switches an imported PyTensor over).
+
+The tutorials' THEANO_FLAGS (and AESARA_FLAGS, PYTENSOR_FLAGS) are honoured: floatX=float32|float64 sets
+FLAGS_FLOAT, and device=gpu|cuda* asks for the JAX backend on a GPU (the libraries no longer know the flag).
 
 Every other module imports from here, so the differences are handled once:
 - PyTensor's scan will stop returning (outputs, updates): ``scan`` here returns the outputs only;
@@ -13,6 +18,7 @@ Every other module imports from here, so the differences are handled once:
 - both compilers' scan infers the shapes of its whole loop body each time a rewrite touches a loop, and
   reads a few of them: here each is inferred when read (see _scan_shapes_on_demand).
 """
+import contextlib
 import ctypes
 import glob
 import hashlib
@@ -24,10 +30,40 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
+
+from errors import InputError
+
 NAMES = ("aesara", "pytensor")
+BACKENDS = NAMES + ("jax",)
 _forced = os.environ.get("RNNLM_BACKEND", "").strip().lower()
-if _forced and _forced not in NAMES:
-    raise ImportError(f"RNNLM_BACKEND must be 'aesara' or 'pytensor', not {_forced!r}")
+if _forced and _forced not in BACKENDS:
+    raise InputError(f"RNNLM_BACKEND must be one of {', '.join(BACKENDS)}, not {_forced!r}")
+
+
+def _tutorial_flags():
+    """(float bits or None, device or None) from THEANO_FLAGS, AESARA_FLAGS and PYTENSOR_FLAGS, later ones
+    winning; the device flag is taken out of the libraries' own variables, which would refuse 'gpu'."""
+    bits = device = None
+    for variable in ("THEANO_FLAGS", "AESARA_FLAGS", "PYTENSOR_FLAGS"):
+        kept = []
+        for item in filter(None, (part.strip() for part in os.environ.get(variable, "").split(","))):
+            key, _, value = item.partition("=")
+            if key.strip() == "floatX" and value.strip() in ("float32", "float64"):
+                bits = int(value.strip()[-2:])
+            if key.strip() == "device":
+                device = value.strip().lower()
+            else:
+                kept.append(item)
+        if variable != "THEANO_FLAGS" and variable in os.environ:
+            os.environ[variable] = ",".join(kept)
+    return bits, device
+
+
+FLAGS_FLOAT, FLAGS_DEVICE = _tutorial_flags()
+WANTS_GPU = bool(FLAGS_DEVICE) and (FLAGS_DEVICE.startswith("gpu") or FLAGS_DEVICE.startswith("cuda"))
+if WANTS_GPU:
+    _forced = "jax"
 
 
 def _flags(name, **defaults):
@@ -185,7 +221,13 @@ def _faster_compiles(lib):
     return " ".join(ours + [f"-I{folder}"])
 
 
-if _forced:
+if _forced == "jax":
+    try:
+        lib = _import("pytensor")
+    except ImportError:
+        raise InputError("the JAX backend needs PyTensor (Python 3.12+) and jax: Aesara 2.9.4's JAX scan has "
+                         "no gradient") from None
+elif _forced:
     lib = _import(_forced)
 else:
     try:
@@ -225,8 +267,114 @@ NAME = lib.__name__
 VERSION = lib.__version__
 at = lib.tensor
 config = lib.config
-shared = lib.shared
-function = lib.function
+COMPILER = "c"
+
+
+MESH = None     # under the JAX backend: the devices a batch is split over, along the mesh axis "batch"
+
+
+def use_jax(devices=None):
+    """Compile every function built from now on with PyTensor's JAX backend, data parallel over the first
+    `devices` devices JAX sees (None: all).  Raises InputError where it cannot work."""
+    global COMPILER, MESH
+    if NAME != "pytensor":
+        raise InputError(f"the JAX backend needs PyTensor (Python 3.12+), not {NAME} {VERSION}: Aesara 2.9.4's "
+                         "JAX scan has no gradient")
+    try:
+        jax = importlib.import_module("jax")
+        importlib.import_module("pytensor.link.jax.dispatch")
+    except ImportError:
+        raise InputError("the JAX backend needs jax: pip install jax (jax[cuda12] for an NVIDIA GPU)") from None
+    if WANTS_GPU and not any(d.platform == "gpu" for d in jax.devices()):
+        raise InputError(f"device={FLAGS_DEVICE} asks for a GPU, but JAX sees only {jax.devices()[0].platform}: "
+                         "install a CUDA build (pip install 'jax[cuda12]') or drop the device flag")
+    # in 32-bit mode JAX narrows the 64-bit integers and norms our graphs name, as intended: no warning each time
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype", category=UserWarning)
+    seen = jax.devices()
+    count = len(seen) if devices is None else devices
+    if not 1 <= count <= len(seen):
+        raise InputError(f"--devices must be 1..{len(seen)}: JAX sees {len(seen)} {seen[0].platform} device(s), "
+                         f"not {count}")
+    while _jax_forms:
+        _jax_forms.pop()()
+    MESH = jax.sharding.Mesh(np.array(seen[:count]), ("batch",))
+    COMPILER = "jax"
+    _jax_precision()
+
+
+def _jax_precision():
+    """JAX's 64-bit mode on for float64 models only: with it on, some of PyTensor's JAX forms turn a
+    float32 loop's values into float64 (a clipped gradient's scan then fails)."""
+    if COMPILER == "jax":
+        importlib.import_module("jax").config.update("jax_enable_x64", config.floatX == "float64")
+
+
+_jax_forms = []
+
+
+@contextlib.contextmanager
+def compiling(compiler):
+    """Build and compile with this compiler ("c" or "jax") inside the block: a model compiles its
+    functions with the compiler it was built for, whichever is selected later."""
+    global COMPILER
+    outer, COMPILER = COMPILER, compiler
+    try:
+        yield
+    finally:
+        COMPILER = outer
+
+
+def jax_forms(register):
+    """Run register() once the JAX backend is selected, now if it is (kernels.py's ops give their JAX
+    forms so)."""
+    if COMPILER == "jax":
+        register()
+    else:
+        _jax_forms.append(register)
+    return register
+
+
+def shared(value, name=None):
+    """A shared variable; under the JAX backend with its shape static, as everything there must be (the
+    gradient of a concatenation of parameters splits by their sizes)."""
+    return lib.shared(value, name=name, **({"shape": np.shape(value)} if COMPILER == "jax" else {}))
+
+
+def function(inputs, outputs, **kwargs):
+    """lib.function, or under the JAX backend its JAX form, data parallel (data_parallel)."""
+    if COMPILER != "jax":
+        return lib.function(inputs, outputs, **kwargs)
+    return data_parallel(lib.function(inputs, outputs, mode="JAX", **kwargs), inputs)
+
+
+def data_parallel(f, inputs):
+    """f called with each input placed on MESH: split over the devices along its batch axis (the tag that
+    typed_inputs gives it), or whole on each; the parameters (shared variables) replicated.  Inputs then
+    reach jax.jit as they are (trust_input: PyTensor's checks would copy them to the host), so they are
+    cast here, and XLA adds the gradients' sum over the devices itself."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    def placement(variable):
+        axis = getattr(variable.tag, "batch_axis", None)
+        return NamedSharding(MESH, PartitionSpec(*("batch" if i == axis else None for i in range(variable.ndim))))
+
+    replicated = NamedSharding(MESH, PartitionSpec())
+    shared = [c for c, given in zip(f.input_storage, f.maker.inputs) if given.shared]
+    placements = [placement(v) for v in inputs]
+    f.trust_input = True
+
+    def run(*args, **named):
+        for container in shared:
+            value = container.storage[0]
+            if not (isinstance(value, jax.Array) and value.sharding == replicated):
+                container.storage[0] = jax.device_put(value, replicated)
+        values = list(args) + [named[v.name] for v in inputs[len(args):]]
+        return f(*[jax.device_put(a if isinstance(a, jax.Array) and a.dtype == v.dtype else np.asarray(a, v.dtype), p)
+                   for a, v, p in zip(values, inputs, placements)])
+    return run
+
+
 grad = lib.grad
 disconnected_grad = lib.gradient.disconnected_grad
 DisconnectedType = lib.gradient.DisconnectedType
@@ -256,10 +404,72 @@ def scan(fn, **kwargs):
     return outputs
 
 
+def typed_inputs(shapes=None):
+    """A maker of a function's input variables, new(name, dtype, ndim, batch_axis).  With shapes (one per input, in the
+    order they are made) each input has that static shape, so every shape in the graph is a constant:
+    the JAX backend needs that (XLA compiles one program per shape)."""
+    shapes = iter(shapes or ())
+
+    def new(name, dtype, ndim, batch_axis=None):
+        shape = next(shapes, None)
+        variable = at.tensor(dtype=dtype, shape=(None,) * ndim if shape is None else tuple(shape), name=name)
+        variable.tag.batch_axis = batch_axis    # the axis data parallelism splits (data_parallel)
+        return variable
+    return new
+
+
+def padded_length(steps):
+    """The bucket a batch of this many steps is padded to under the JAX backend: a power of two, at least 8."""
+    return max(8, 1 << (int(steps) - 1).bit_length())
+
+
+def per_shape(build):
+    """A function that calls build(shapes=...) once per distinct shape of its positional arguments and
+    runs the result: jax.jit's own caching, one level up, where PyTensor needs the shapes too."""
+    programs = {}
+
+    def run(*args, **kwargs):
+        shapes = tuple(np.shape(a) for a in args)
+        if shapes not in programs:
+            programs[shapes] = build(shapes=shapes)
+        return programs[shapes](*args, **kwargs)
+    return run
+
+
+def extent(size, bound):
+    """A size that varies from step to step (the clockwork RNN's active rows), or under JAX its static
+    bound: XLA's shapes are fixed, so there the step computes every row and the clock masks them."""
+    return bound if COMPILER == "jax" else size
+
+
+def split_last(a, widths):
+    """a's last axis in blocks of these constant widths.  For C, one Split op, whose gradient is one Join,
+    rather than slices, whose gradients are zeros to fill.  Under JAX, static slices: PyTensor hands a
+    Split inside a scan gradient its sizes as traced values, which jax.numpy.split cannot take, and XLA
+    fuses the slices' gradients anyway."""
+    if COMPILER == "jax":
+        ends = np.cumsum([0] + list(widths))
+        return [a[..., int(i):int(j)] for i, j in zip(ends[:-1], ends[1:])]
+    return at.split(a, widths, n_splits=len(widths), axis=a.ndim - 1)
+
+
+def describe():
+    """The compiler, for logs: e.g. 'aesara 2.9.4' or 'pytensor 3.3.8 via JAX 0.12.0.1 on 2 cpu devices'."""
+    if COMPILER != "jax":
+        return f"{NAME} {VERSION}"
+    import jax
+    return f"{NAME} {VERSION} via JAX {jax.__version__} on {MESH.size} {MESH.devices.flat[0].platform} device(s)"
+
+
 def set_float(bits):
     """Select float32 or float64 for every model built afterwards."""
     config.floatX = {32: "float32", 64: "float64"}[int(bits)]
+    _jax_precision()
 
 
 def floatX():
     return config.floatX
+
+
+if _forced == "jax":
+    use_jax()

@@ -171,7 +171,7 @@ def pytorch_times(repeats):
 def measure(repeats, with_torch):
     torch_times = pytorch_times(repeats) if with_torch else None
     sentences, variants = sentence_rows(repeats, torch_times)
-    return {"backend": f"{backend.NAME} {backend.VERSION}", "python": platform.python_version(),
+    return {"backend": f"{backend.describe()}", "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch_times["version"] if torch_times else None,
             "sentences": sentences, "variants": variants, "ptb": ptb_row(repeats, torch_times)}
 

@@ -11,11 +11,12 @@ triangular: its other blocks are zero and never used (their gradient is zero).  
 only the rows of the shortest prefix of modules that holds every active one.  When each period
 divides the next (the default powers of 2) the active modules are exactly such a prefix, so only
 they are computed: at odd t module 1 alone, k rows of W instead of g*k.  For other periods the prefix
-also holds some idle modules, whose result is discarded.
+also holds some idle modules, whose result is discarded.  (Under the JAX backend, whose shapes are
+static, every row is computed and the clock only selects: backend.extent.)
 """
 import numpy as np
 
-from backend import at, floatX
+from backend import at, extent, floatX
 from errors import InputError
 from kernels import tanh
 from recurrent import integer
@@ -69,6 +70,6 @@ class CWRNNAesara(RNNAesara):
         return [self.W * self.upper]
 
     def step(self, Ux_t, updates_t, width_t, s_prev, W):
-        w = width_t.max()          # the rows to compute at this step, for every sentence of the batch
+        w = extent(width_t.max(), self.hidden_dim)     # the rows to compute at this step, for the whole batch
         s = tanh(Ux_t[:, :w] + at.dot(s_prev, W[:w].T))
         return at.concatenate([at.switch(updates_t[:, :w], s, s_prev[:, :w]), s_prev[:, w:]], axis=1)

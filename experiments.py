@@ -38,7 +38,7 @@ def build(name, word_dim, hidden_dim, **options):
 def machine():
     import backend
     from timing import machine as hardware
-    return (f"{hardware()}; Python {platform.python_version()} ({backend.NAME} {backend.VERSION}); "
+    return (f"{hardware()}; Python {platform.python_version()} ({backend.describe()}); "
             f"numpy {np.__version__}")
 
 

@@ -28,6 +28,9 @@
    gradient was as fast, but each dot became a matrix-vector product writing into a one-element
    buffer, and Aesara's merge pass tried to merge those identical buffers pairwise, failing and undoing
    the whole graph change each time: compiling a depth-gated LSTM's clipped step took 7 minutes.
+
+Under the JAX backend (backend.use_jax) every op here has a JAX form instead, the same arithmetic in
+jax.numpy, which XLA fuses and runs in place on its own (jax_forms at the end).
 """
 import functools
 import hashlib
@@ -35,7 +38,8 @@ import inspect
 
 import numpy as np
 
-from backend import Apply, COp, DisconnectedType, Elemwise, Op, WalkingGraphRewriter, at, node_rewriter, optdb, scalar
+from backend import (Apply, COp, DisconnectedType, Elemwise, Op, WalkingGraphRewriter, at, jax_forms, node_rewriter,
+                     optdb, scalar)
 
 
 @functools.lru_cache(maxsize=None)
@@ -716,3 +720,59 @@ def sparse_columns(gradient):
 
 
 columns = Columns()
+
+
+@jax_forms
+def register_jax_forms():
+    """Each op's JAX form.  Static shapes throughout: ColumnSums returns as many (id, summed rows) pairs as
+    it got rows, the distinct ids first and then the smallest id again with zero rows, so ScatterColumns
+    and AddToColumns add where the C ops may assign.  Word ids are checked before the call (XLA clamps
+    an index that is out of range; it cannot raise)."""
+    import jax
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    def shifted(z, bias):
+        return z + bias[0] if bias else z
+
+    @jax_funcify.register(SoftmaxCrossEntropy)
+    def _(op, **kwargs):
+        def softmax_crossentropy(z, y, *bias):
+            v = shifted(z, bias)
+            top = v.max(axis=1)
+            log_total = jnp.log(jnp.exp(v - top[:, None]).sum(axis=1))
+            nll = top + log_total - jnp.take_along_axis(v, y[:, None], axis=1)[:, 0]
+            return nll, jnp.stack([top, log_total], axis=1)    # float64 where x64 is on
+        return softmax_crossentropy
+
+    @jax_funcify.register(SoftmaxCrossEntropyGrad)
+    def _(op, **kwargs):
+        def softmax_crossentropy_grad(z, y, norm, g, *bias):
+            scale = (g * jnp.exp(-norm[:, 1])).astype(z.dtype)
+            dz = jnp.exp(shifted(z, bias) - norm[:, :1].astype(z.dtype)) * scale[:, None]
+            dz = dz.at[jnp.arange(y.shape[0]), y].add(-g)
+            return (dz, dz.sum(axis=0)) if bias else dz
+        return softmax_crossentropy_grad
+
+    @jax_funcify.register(Columns)
+    def _(op, **kwargs):
+        return lambda M, ids: M.T[ids]
+
+    @jax_funcify.register(ColumnSums)
+    def _(op, **kwargs):
+        def column_sums(ids, rows):
+            used, where = jnp.unique(ids, size=ids.shape[0], return_inverse=True)
+            return used, jax.ops.segment_sum(rows, where.ravel(), num_segments=ids.shape[0])
+        return column_sums
+
+    @jax_funcify.register(ScatterColumns)
+    def _(op, **kwargs):
+        return lambda M, ids, rows: jnp.zeros_like(M).at[:, ids].add(rows.T)
+
+    @jax_funcify.register(AddToColumns)
+    def _(op, **kwargs):
+        return lambda M, ids, rows: M.at[:, ids].add(rows.T)
+
+    @jax_funcify.register(SumOfSquares)
+    def _(op, **kwargs):
+        return lambda *arrays: sum(jnp.sum(jnp.square(a)) for a in arrays)

@@ -83,7 +83,11 @@ SETTINGS = [
     ("--bptt-truncate", None, int, -1, "steps to backpropagate (-1: full BPTT)"),
     ("--truncation", None, str, "theano", "what bptt-truncate means: 'theano' (the originals) or 'bptt' (per output)"),
     ("--seed", None, int, 10, "seed of np.random (initial parameters, shuffling, sampling)"),
-    ("--float", None, int, 32, "32 or 64 bit floats"),
+    ("--float", None, int, None, "32 or 64 bit floats (default: floatX of THEANO_FLAGS, AESARA_FLAGS or "
+     "PYTENSOR_FLAGS, else 32)"),
+    ("--backend", None, str, "c", "c (the library's C code) or jax (PyTensor's JAX backend: XLA, on a GPU where jax "
+     "has CUDA; Python 3.12+; also RNNLM_BACKEND=jax, or device=gpu in THEANO_FLAGS)"),
+    ("--devices", None, int, None, "jax: devices each batch is split over (default: all that JAX sees)"),
     ("--max-sentences", None, int, 0, "train on the first N sentences only (0: all)"),
     ("--sample", None, int, 5, "sentences to sample at each report and at the end"),
     ("--temperature", None, float, 1.0, "sampling temperature (lower: safer, duller sentences)"),
@@ -151,7 +155,9 @@ def check(s):
     need(s["vocabulary_layout"] in ("gru", "rnnlm"),
          f"--vocabulary-layout must be gru or rnnlm, got {s['vocabulary_layout']!r}")
     need(s["truncation"] in ("theano", "bptt"), f"--truncation must be theano or bptt, got {s['truncation']!r}")
-    need(s["float"] in (32, 64), f"--float must be 32 or 64, got {s['float']}")
+    need(s["float"] in (None, 32, 64), f"--float must be 32 or 64, got {s['float']}")
+    need(s["backend"] in ("c", "jax"), f"--backend must be c or jax, got {s['backend']!r}")
+    need(s["devices"] is None or s["backend"] == "jax", "--devices is for the JAX backend (--backend jax)")
     for name in ("hidden_dim", "batch_size", "print_every"):
         need(s[name] >= 1, f"--{name.replace('_', '-')} must be at least 1, got {s[name]}")
     for name in ("nepoch", "max_sentences", "sample"):
@@ -280,7 +286,10 @@ def main(argv):
     began = time.perf_counter()
     s = read_settings(argv)
     import backend
+    s["float"] = s["float"] or backend.FLAGS_FLOAT or 32
     backend.set_float(s["float"])
+    if s["backend"] == "jax" or backend.COMPILER == "jax":
+        backend.use_jax(s["devices"])
     import training
     from utils import load_checkpoint, load_model_parameters_aesara, remove_leftovers, state_path
 
@@ -329,7 +338,7 @@ def main(argv):
          else "the tutorial's: each output's error flows back k steps") + ")")
     print(f"{type(model).__name__}{describe(model)}: vocabulary {model.word_dim}, hidden {model.hidden_dim}, {meaning}; "
           f"{s['optimizer']} lr {state.learning_rate:g}, batch {s['batch_size']}, float{s['float']}, "
-          f"{backend.NAME} {backend.VERSION}; {len(y_train)} training sentences; " + (
+          f"{backend.describe()}; {len(y_train)} training sentences; " + (
               f"continuous streams: {s['batch_size']} streams of the corpus, windows of {s['unroll']} steps, "
               "the state carried across windows" if s["unroll"] else "sentence mode: the state starts at zero in "
               "every sentence"))

@@ -1,12 +1,16 @@
 """Tests run in float64 (the faithful-numbers contract is stated there) and share one small model of
 each kind per session: compiling an Aesara graph costs seconds, so tests set parameter values on
 these models instead of building new ones."""
+import os
 import zlib
 
-import numpy as np
-import pytest
+# Two CPU devices for the JAX backend's data-parallel test; XLA reads this when jax first loads.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
-import backend
+import numpy as np
+import pytest  # noqa: E402
+
+import backend  # noqa: E402
 
 backend.set_float(64)
 
