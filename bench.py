@@ -6,6 +6,7 @@ the same run.  float32, token ids drawn at random (speed does not depend on the 
     python bench.py                              # this interpreter's backend (Aesara on Python 3.11)
     python bench.py --also .venv312/bin/python   # and the same rows on another interpreter (PyTensor)
     python bench.py --quick                      # fewer repetitions
+    python bench.py --backend jax                # PyTensor's JAX backend beside its C backend, same run
 
 PyTorch is optional: `pip install torch==2.13.0` (the CPU build) into this environment adds its column.
 The baseline ("original structure") is each model's equations written the way the tutorials' code was:
@@ -176,6 +177,47 @@ def measure(repeats, with_torch):
             "sentences": sentences, "variants": variants, "ptb": ptb_row(repeats, torch_times)}
 
 
+def jax_table(repeats):
+    """The JAX backend beside the C backend in one process: each per-sentence case (its 45 words padded
+    to 64 under JAX), and the PTB step as train.py --preset ptb-small runs it (a window of 20 streams,
+    the state carried), on 1 device and, where JAX sees more, split over 2."""
+    import jax
+    rng = np.random.RandomState(0)
+    lines = [f"Machine: {machine()}; Python {platform.python_version()}; {backend.NAME} {backend.VERSION}, "
+             f"JAX {jax.__version__} on {jax.devices()[0].platform}; float32", "",
+             "| configuration | C ms | JAX ms | JAX / C | JAX compile s |", "|---|---|---|---|---|"]
+
+    def timed(compiler, make, devices=1):
+        with backend.compiling(compiler):
+            if compiler == "jax":
+                backend.use_jax(devices)
+            np.random.seed(0)
+            step = make()
+            start = time.perf_counter()
+            step()
+            return median_ms(step, repeats), time.perf_counter() - start
+
+    for label, cls, options, V, H, k, _optimizer, _kind in SENTENCE_CASES:
+        x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
+        make = lambda: functools.partial(cls(V, hidden_dim=H, bptt_truncate=k, **options).sgd_step, x, y, 0.001)
+        (c_ms, _), (jax_ms, jax_s) = timed("c", make), timed("jax", make)
+        lines.append(f"| {label} | {c_ms:.2f} | {jax_ms:.2f} | {jax_ms / c_ms:.2f}x | {jax_s:.0f} |")
+        print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+    V, H, layers, B, T = PTB_SMALL
+    X, Y = (rng.randint(0, V, (T, B)).astype(np.int32) for _ in range(2))
+
+    def ptb():
+        model = LSTMAesara(V, hidden_dim=H, bptt_truncate=-1, layers=layers)
+        return lambda: model.train_stream(X, Y, None, 0, 1.0, clip=5.0)
+    (c_ms, _), (jax_ms, jax_s) = timed("c", ptb), timed("jax", ptb)
+    label = "PTB small: LSTM 2x200, vocabulary 10000, a window of 20 streams x 20 steps, SGD, clip 5"
+    lines.append(f"| {label} | {c_ms:.1f} | {jax_ms:.1f} | {jax_ms / c_ms:.2f}x | {jax_s:.0f} |")
+    if len(jax.devices()) >= 2:
+        two_ms, two_s = timed("jax", ptb, devices=2)
+        lines.append(f"| the same, split over 2 devices | {c_ms:.1f} | {two_ms:.1f} | {two_ms / c_ms:.2f}x | {two_s:.0f} |")
+    return "\n".join(lines)
+
+
 def parameter_counts():
     """Each cell's number of parameters at the tutorials' size (building a model draws, never compiles)."""
     cells = {}
@@ -227,10 +269,17 @@ def main():
     parser.add_argument("--also", metavar="PYTHON", help="also run the bench with this interpreter (another backend)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
     parser.add_argument("--json", action="store_true", help="print the results as JSON (used by --also)")
+    parser.add_argument("--backend", choices=("c", "jax"), default="c", help="jax: PyTensor's JAX backend beside "
+                        "its C backend (Python 3.12+; XLA_FLAGS=--xla_force_host_platform_device_count=2 fakes 2 devices)")
     parser.add_argument("--save", metavar="FILE.md", help="also write the tables, with the command, date and machine, "
                         "to this markdown file (the README quotes results/bench.md)")
     args = parser.parse_args()
     repeats = 10 if args.quick else 30
+    if args.backend == "jax":
+        report = jax_table(repeats)
+        print(report)
+        save(args.save, report)
+        return
     results = [measure(repeats, not args.no_torch)]
     if args.json:
         print(json.dumps(results[0]))
@@ -243,9 +292,15 @@ def main():
               f"numpy {results[0]['numpy']}; PyTorch {results[0]['torch'] or 'not installed'}; float32; "
               f"{LENGTH}-word sentences\n\n" + table(results))
     print(report)
-    if args.save:
-        command = " ".join(["python", "bench.py"] + sys.argv[1:])
-        with open(args.save, "w") as f:
+    save(args.save, report)
+
+
+def save(path, report):
+    """The tables, with the command and the date, in a markdown file (None: nowhere)."""
+    if path:
+        flags = os.environ.get("XLA_FLAGS")
+        command = " ".join(([f"XLA_FLAGS={flags}"] if flags else []) + ["python", "bench.py"] + sys.argv[1:])
+        with open(path, "w") as f:
             f.write(f"# Training-step speed\n\n`{command}`, {time.strftime('%Y-%m-%d %H:%M %Z')}\n\n{report}\n")
 
 

@@ -578,7 +578,8 @@ class RecurrentLM:
         if len(states) != len(self.state_names) or any(np.shape(s) != (X.shape[1], self.hidden_dim) for s in states):
             raise InputError(f"a stream state is {len(self.state_names)} arrays ({X.shape[1]}, {self.hidden_dim}), "
                              f"one per state {', '.join(self.state_names)}")
-        return [np.asarray(s, floatX()) for s in states]
+        # arrays of the right type pass as they are: under JAX, the devices' own, not copied to the host
+        return [s if getattr(s, "dtype", None) == np.dtype(floatX()) else np.asarray(s, floatX()) for s in states]
 
     def stream_loss(self, X, Y, states=None, start=0):
         """Summed cross-entropy of one window X, Y (T, B) of B streams, continuing from states (those
