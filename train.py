@@ -111,7 +111,8 @@ def read_settings(argv):
                     epilog=__doc__.split("\n\n", 1)[1])
     for flag, env, kind, default, text in SETTINGS:
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=None, help=text)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=text + " (--no-... switches off what a preset switched on)")
         else:
             hint = (f" [default {default}]" if default is not None else "") + (f" [env {env}]" if env else "")
             parser.add_argument(flag, default=None, metavar=kind.__name__.upper(), help=text + hint)

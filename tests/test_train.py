@@ -120,6 +120,8 @@ def test_a_preset_is_the_papers_recipe_and_any_flag_overrides_it():
     assert s["dropout"] == 0 and not s["tied"]
     assert read_settings(["--preset", "ptb-small", "--nepoch", "2", "--unroll", "35"])["nepoch"] == 2
     assert read_settings(["--preset", "ptb-small-regularized"])["tied"]
+    off = read_settings(["--preset", "ptb-small-regularized", "--no-tied", "--no-variational-dropout"])
+    assert not off["tied"] and not off["variational_dropout"] and off["dropout"] == 0.4
     assert read_settings([])["unroll"] == 0                         # sentence mode stays the default
     with pytest.raises(InputError, match="--preset must be one of"):
         read_settings(["--preset", "ptb-large"])
