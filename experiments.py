@@ -515,7 +515,9 @@ def write_comparison(results, variants, budget, args):
 
 
 # ---------------------------------------------------------------------------------------- main
-PAPER = {"ptb-small": ("Zaremba et al. 2014, Table 1 (non-regularized LSTM)", 120.7, 114.5)}
+PAPER = {"ptb-small": ("Zaremba et al. 2014, Table 1 (non-regularized LSTM)", 120.7, 114.5),
+         "ptb-small-regularized": ("Kim et al. 2016, LSTM-Word-Small (2x200, dropout 0.5): the target's reference",
+                                   "-", 97.6)}
 EPOCH_LINE = re.compile(r"^epoch (\d+): train perplexity ([\d.]+), \w+ perplexity ([\d.]+), (\d+) s "
                         r"\(([\d,]+) training tokens/s\), learning rate ([\d.e-]+)")
 FINAL_LINE = re.compile(r"^(Valid|Test) perplexity[^:]*: ([\d.]+)|^Total time: (\d+) s")
