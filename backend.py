@@ -36,6 +36,7 @@ from errors import InputError
 
 NAMES = ("aesara", "pytensor")
 BACKENDS = NAMES + ("jax",)
+NEEDS_PYTENSOR = "the JAX backend needs PyTensor (Python 3.12+) and jax: Aesara 2.9.4's JAX scan has no gradient"
 _forced = os.environ.get("RNNLM_BACKEND", "").strip().lower()
 if _forced and _forced not in BACKENDS:
     raise InputError(f"RNNLM_BACKEND must be one of {', '.join(BACKENDS)}, not {_forced!r}")
@@ -225,8 +226,7 @@ if _forced == "jax":
     try:
         lib = _import("pytensor")
     except ImportError:
-        raise InputError("the JAX backend needs PyTensor (Python 3.12+) and jax: Aesara 2.9.4's JAX scan has "
-                         "no gradient") from None
+        raise InputError(NEEDS_PYTENSOR) from None
 elif _forced:
     lib = _import(_forced)
 else:
@@ -268,9 +268,8 @@ VERSION = lib.__version__
 at = lib.tensor
 config = lib.config
 COMPILER = "c"
-
-
-MESH = None     # under the JAX backend: the devices a batch is split over, along the mesh axis "batch"
+MESH = None         # under the JAX backend: the devices a batch is split over, along the mesh axis "batch"
+_jax_forms = []     # registrations waiting for the JAX backend (jax_forms)
 
 
 def use_jax(devices=None):
@@ -278,19 +277,18 @@ def use_jax(devices=None):
     `devices` devices JAX sees (None: all).  Raises InputError where it cannot work."""
     global COMPILER, MESH
     if NAME != "pytensor":
-        raise InputError(f"the JAX backend needs PyTensor (Python 3.12+), not {NAME} {VERSION}: Aesara 2.9.4's "
-                         "JAX scan has no gradient")
+        raise InputError(f"{NEEDS_PYTENSOR} (this is {NAME} {VERSION})")
     try:
         jax = importlib.import_module("jax")
         importlib.import_module("pytensor.link.jax.dispatch")
     except ImportError:
         raise InputError("the JAX backend needs jax: pip install jax (jax[cuda12] for an NVIDIA GPU)") from None
-    if WANTS_GPU and not any(d.platform == "gpu" for d in jax.devices()):
-        raise InputError(f"device={FLAGS_DEVICE} asks for a GPU, but JAX sees only {jax.devices()[0].platform}: "
+    seen = jax.devices()
+    if WANTS_GPU and not any(d.platform == "gpu" for d in seen):
+        raise InputError(f"device={FLAGS_DEVICE} asks for a GPU, but JAX sees only {seen[0].platform}: "
                          "install a CUDA build (pip install 'jax[cuda12]') or drop the device flag")
     # in 32-bit mode JAX narrows the 64-bit integers and norms our graphs name, as intended: no warning each time
     warnings.filterwarnings("ignore", message="Explicitly requested dtype", category=UserWarning)
-    seen = jax.devices()
     count = len(seen) if devices is None else devices
     if not 1 <= count <= len(seen):
         raise InputError(f"--devices must be 1..{len(seen)}: JAX sees {len(seen)} {seen[0].platform} device(s), "
@@ -307,9 +305,6 @@ def _jax_precision():
     float32 loop's values into float64 (a clipped gradient's scan then fails)."""
     if COMPILER == "jax":
         importlib.import_module("jax").config.update("jax_enable_x64", config.floatX == "float64")
-
-
-_jax_forms = []
 
 
 @contextlib.contextmanager
@@ -365,9 +360,9 @@ def data_parallel(f, inputs):
     f.trust_input = True
 
     def run(*args, **named):
-        for container in shared:
+        for container in shared:     # placed once: an update's result comes back replicated (or equivalent)
             value = container.storage[0]
-            if not (isinstance(value, jax.Array) and value.sharding == replicated):
+            if not (isinstance(value, jax.Array) and value.sharding.is_equivalent_to(replicated, value.ndim)):
                 container.storage[0] = jax.device_put(value, replicated)
         values = list(args) + [named[v.name] for v in inputs[len(args):]]
         return f(*[jax.device_put(a if isinstance(a, jax.Array) and a.dtype == v.dtype else np.asarray(a, v.dtype), p)

@@ -172,7 +172,7 @@ def pytorch_times(repeats):
 def measure(repeats, with_torch):
     torch_times = pytorch_times(repeats) if with_torch else None
     sentences, variants = sentence_rows(repeats, torch_times)
-    return {"backend": f"{backend.describe()}", "python": platform.python_version(),
+    return {"backend": backend.describe(), "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch_times["version"] if torch_times else None,
             "sentences": sentences, "variants": variants, "ptb": ptb_row(repeats, torch_times)}
 
@@ -202,6 +202,7 @@ def jax_table(repeats):
 
     for label, cls, options, V, H, k, _optimizer, _kind in SENTENCE_CASES:
         x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
+
         def make():
             model = cls(V, hidden_dim=H, bptt_truncate=k, **options)
             return model, functools.partial(model.sgd_step, x, y, 0.001)

@@ -441,6 +441,13 @@ class RecurrentLM:
         loss = self.nll(states[-1][-1], y[-1:]).sum()
         return function([x, y], [g[:, 0, :] for g in grad(loss, nudges)])
 
+    def _check_vocabulary(self, ids):
+        """Raise InputError, in one line, if a token id is outside the vocabulary."""
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.word_dim):
+            raise InputError(f"token id {ids.max() if ids.max() >= self.word_dim else ids.min()} is outside "
+                             f"the vocabulary 0..{self.word_dim - 1}")
+
     def _sentence(self, x, *more):
         """Validate token ids once, clearly, instead of letting an index error surface from C code."""
         arrays = []
@@ -448,9 +455,7 @@ class RecurrentLM:
             a = np.asarray(ids)
             if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
                 raise InputError(f"a sentence must be a non-empty 1-D sequence of integer token ids, got {ids!r:.60}")
-            if a.min() < 0 or a.max() >= self.word_dim:
-                raise InputError(f"token id {a.max() if a.max() >= self.word_dim else a.min()} is outside "
-                                 f"the vocabulary 0..{self.word_dim - 1}")
+            self._check_vocabulary(a)
             arrays.append(a.astype(np.int32))
         if more and len(arrays[0]) != len(arrays[1]):
             raise InputError(f"x and y differ in length ({len(arrays[0])} vs {len(arrays[1])})")
@@ -542,8 +547,7 @@ class RecurrentLM:
         if self.compiler != "jax":
             return X, Y, lengths, masks
         for ids in (X, Y):
-            if np.size(ids) and (np.min(ids) < 0 or np.max(ids) >= self.word_dim):
-                raise InputError(f"token ids must be in 0..{self.word_dim - 1}, got {np.min(ids)}..{np.max(ids)}")
+            self._check_vocabulary(ids)
         devices = backend.MESH.size
         if lengths is None:
             if np.shape(X)[1] % devices:

@@ -7,7 +7,7 @@ import zlib
 # Two CPU devices for the JAX backend's data-parallel test; XLA reads this when jax first loads.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
-import numpy as np
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import backend  # noqa: E402

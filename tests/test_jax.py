@@ -134,6 +134,8 @@ def test_two_devices_give_what_one_gives():
         close(value, ends[2][name], 1e-12, name)
     with pytest.raises(InputError, match="cannot be split over 2 devices"):
         model.train_stream(X[:, :3], Y[:, :3], None, 0, 0.1)
+    with pytest.raises(InputError, match=f"token id {V} is outside the vocabulary"):     # XLA would clamp it
+        model.train_batch(X, Y + (Y == Y.max()) * (V - Y.max()), LENGTHS, 0.05)
 
 
 @needs_jax
