@@ -96,7 +96,7 @@ SETTINGS = [
     ("--decay-after", None, int, 0, "epochs at the initial learning rate before --lr-decay applies"),
     ("--preset", None, str, None, "a published recipe, which any other flag overrides: " + ", ".join(
      f"{name} ({text})" for name, (text, _) in PRESETS.items())),
-    ("--no-progress", None, bool, False, "no progress bar"),
+    ("--progress", None, bool, True, "a progress bar on stderr"),
 ]
 
 
@@ -388,7 +388,7 @@ def run_training(model, s, state, data, index_to_word, word_to_index, out, epoch
     X_train, y_train = data["train"]
     split, (X_eval, y_eval) = evaluation_split(data)
     progress = None
-    if not s["no_progress"]:
+    if s["progress"]:
         from tqdm import tqdm
         progress = tqdm(total=epoch_size * s["nepoch"], initial=state.examples_seen, unit=unit(s)[:3],
                         dynamic_ncols=True, file=sys.stderr, smoothing=0.05)
