@@ -158,6 +158,9 @@ def _mkl_blas(lib):
     found = _mkl_library()
     if not found:
         return None
+    # MKL's threads from libgomp, the OpenMP runtime the C ops' threaded loops use: one pool of threads
+    # for both, instead of two runtimes' threads racing for the cores (kernel_compile_args).
+    os.environ.setdefault("MKL_THREADING_LAYER", "GNU")
     where = os.path.join(lib.config.compiledir, "mkl-" + hashlib.sha1(found[-1].encode()).hexdigest()[:16])
     link = os.path.join(where, "libmkl_rt.so")              # the wheel ships only the versioned name
     if not os.path.exists(link):
@@ -166,6 +169,14 @@ def _mkl_blas(lib):
         os.symlink(found[-1], partial)
         os.replace(partial, link)
     return f"-L{where} -lmkl_rt -Wl,-rpath,{os.path.dirname(found[-1])} -Wl,-rpath,{where}"
+
+
+def kernel_compile_args():
+    """Compiler flags for kernels.py's C loops: OpenMP threads where MKL takes its threads from the
+    same runtime (_mkl_blas), else only `omp simd` vectorisation: beside OpenBLAS's own threads, two
+    OpenMP threads raced them for the two cores and were as often slower as faster."""
+    shared_pool = lib.config.blas__ldflags.find("mkl_rt") >= 0 and os.environ.get("MKL_THREADING_LAYER") == "GNU"
+    return ["-fopenmp"] if shared_pool else ["-fopenmp-simd"]
 
 
 # This rewrite folds a scalar factor into a product even when the product has other users, so a

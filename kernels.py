@@ -6,8 +6,10 @@
    it adds the output bias, and goes over each row twice while it sits in the cache (its maximum, then
    its sum of exponentials, vectorised); the gradient recomputes the exponentials rather than storing
    the probabilities, and sums the bias's gradient as it goes.  PTB small: 3.5 + 4 ms per step where
-   numpy, chunked over both cores, took 9.4 + 5.5.  (Two OpenMP threads halved that at best, but raced
-   with OpenBLAS's threads for the two cores and were as often slower.)
+   numpy, chunked over both cores, took 9.4 + 5.5.  Beside MKL, whose threads then come from the same
+   OpenMP runtime (backend.kernel_compile_args), large arrays are split by rows over OpenMP's threads:
+   1.6 + 1.9 ms on 2 cores.  (Beside OpenBLAS's own threads, OpenMP's raced them for the two cores
+   and were as often slower, so there the loops stay serial.)
 
 2. tanh and the logistic sigmoid in float32.  The C code Aesara generates calls the C library's
    tanhf, about 9 ns per element, once per element (PTB small: 6 ms per step).  Here both are written
@@ -38,8 +40,8 @@ import inspect
 
 import numpy as np
 
-from backend import (Apply, COp, DisconnectedType, Elemwise, Op, WalkingGraphRewriter, at, jax_forms, node_rewriter,
-                     optdb, scalar)
+from backend import (Apply, COp, DisconnectedType, Elemwise, Op, WalkingGraphRewriter, at, jax_forms,
+                     kernel_compile_args, node_rewriter, optdb, scalar)
 
 
 @functools.lru_cache(maxsize=None)
@@ -216,6 +218,17 @@ static void rnnlm_xent_grad_rows_##T(const T* z, const T* b, const npy_int64* y,
 RNNLM_SOFTMAX_XENT(float)
 RNNLM_SOFTMAX_XENT(double)
 
+/* Threads for work elements: OpenMP's, when compiled with it (backend.kernel_compile_args) and the
+   work is large (PTB: 400 x 10k); small arrays stay serial, and so keep the serial rounding. */
+#ifdef _OPENMP
+#include <omp.h>
+static int rnnlm_threads(npy_intp work) { return work >= (1 << 20) ? omp_get_max_threads() : 1; }
+#else
+static int rnnlm_threads(npy_intp work) { return 1; }
+#endif
+/* the rows thread t of n takes: consecutive, in order */
+#define RNNLM_FIRST_ROW(N, t, n) ((N) * (t) / (n))
+
 /* out holds a C-contiguous array of this shape and type: the previous call's if it fits, else a new one */
 static int rnnlm_fit(PyArrayObject** out, int nd, const npy_intp* dims, int type)
 {
@@ -265,9 +278,16 @@ static int rnnlm_xent(PyArrayObject* z, PyArrayObject* y, PyArrayObject* b, PyAr
         rnnlm_release(a);
         return -1;
     }
-    #define RNNLM_CALL(T) rnnlm_xent_rows_##T((const T*)PyArray_DATA(a[0]), (const T*)PyArray_DATA(a[2]), \
-        (const npy_int64*)PyArray_DATA(a[1]), N, V, (T*)PyArray_DATA(*nll), (double*)PyArray_DATA(*norm))
-    if (PyArray_TYPE(a[0]) == NPY_FLOAT32) RNNLM_CALL(float); else RNNLM_CALL(double);
+    const int threads = rnnlm_threads(N * V);
+    #define RNNLM_CALL(T)                                                                                 \
+        _Pragma("omp parallel for num_threads(threads) schedule(static)")                                 \
+        for (int t = 0; t < threads; ++t) {                                                               \
+            const npy_intp i = RNNLM_FIRST_ROW(N, t, threads);                                            \
+            rnnlm_xent_rows_##T((const T*)PyArray_DATA(a[0]) + i * V, (const T*)PyArray_DATA(a[2]),       \
+                (const npy_int64*)PyArray_DATA(a[1]) + i, RNNLM_FIRST_ROW(N, t + 1, threads) - i, V,      \
+                (T*)PyArray_DATA(*nll) + i, (double*)PyArray_DATA(*norm) + 2 * i);                        \
+        }
+    if (PyArray_TYPE(a[0]) == NPY_FLOAT32) { RNNLM_CALL(float) } else { RNNLM_CALL(double) }
     #undef RNNLM_CALL
     rnnlm_release(a);
     return 0;
@@ -281,16 +301,26 @@ static int rnnlm_xent_grad(PyArrayObject* z, PyArrayObject* y, PyArrayObject* no
     if (rnnlm_xent_inputs(in, a)) { rnnlm_release(a); return -1; }
     const int type = PyArray_TYPE(a[0]);
     const npy_intp N = PyArray_DIM(a[0], 0), V = PyArray_DIM(a[0], 1);
-    double* sums = b ? (double*)calloc(V ? V : 1, sizeof(double)) : NULL;   /* the bias's gradient, in double */
+    const int threads = rnnlm_threads(N * V);
+    /* the bias's gradient, in double: each thread sums its rows, then the threads' sums are added */
+    double* sums = b ? (double*)calloc(V ? threads * V : 1, sizeof(double)) : NULL;
     if (rnnlm_fit(dz, 2, PyArray_DIMS(a[0]), type) || (b && (!sums || rnnlm_fit(db, 1, &V, type)))) {
         if (b && !sums) PyErr_NoMemory();
         free(sums);
         rnnlm_release(a);
         return -1;
     }
-    #define RNNLM_CALL(T) rnnlm_xent_grad_rows_##T((const T*)PyArray_DATA(a[0]), (const T*)PyArray_DATA(a[2]), \
-        (const npy_int64*)PyArray_DATA(a[1]), (const double*)PyArray_DATA(a[3]), (const T*)PyArray_DATA(a[4]), N, V, \
-        (T*)PyArray_DATA(*dz), sums);                                                                              \
+    #define RNNLM_CALL(T)                                                                                   \
+        _Pragma("omp parallel for num_threads(threads) schedule(static)")                                   \
+        for (int t = 0; t < threads; ++t) {                                                                 \
+            const npy_intp i = RNNLM_FIRST_ROW(N, t, threads);                                              \
+            rnnlm_xent_grad_rows_##T((const T*)PyArray_DATA(a[0]) + i * V, (const T*)PyArray_DATA(a[2]),    \
+                (const npy_int64*)PyArray_DATA(a[1]) + i, (const double*)PyArray_DATA(a[3]) + 2 * i,        \
+                (const T*)PyArray_DATA(a[4]) + i, RNNLM_FIRST_ROW(N, t + 1, threads) - i, V,                \
+                (T*)PyArray_DATA(*dz) + i * V, sums ? sums + t * V : NULL);                                 \
+        }                                                                                                   \
+        for (int t = 1; b && t < threads; ++t)                                                              \
+            for (npy_intp j = 0; j < V; ++j) sums[j] += sums[t * V + j];                                    \
         if (b) for (npy_intp j = 0; j < V; ++j) ((T*)PyArray_DATA(*db))[j] = (T)sums[j];
     if (type == NPY_FLOAT32) { RNNLM_CALL(float) } else { RNNLM_CALL(double) }
     #undef RNNLM_CALL
@@ -333,7 +363,7 @@ class SoftmaxCrossEntropy(COp):
         return SOFTMAX_C
 
     def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]           # the loops' `omp simd` reductions, without OpenMP's threads
+        return kernel_compile_args()
 
     def c_code_cache_version(self):
         return source_version(SOFTMAX_C, SoftmaxCrossEntropy.c_code, SoftmaxCrossEntropyGrad.c_code)
@@ -690,7 +720,7 @@ class SumOfSquares(COp):
         return SUM_OF_SQUARES_C
 
     def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]
+        return kernel_compile_args()
 
     def c_code_cache_version(self):
         return source_version(SUM_OF_SQUARES_C, SumOfSquares.c_code)

@@ -115,9 +115,8 @@ def softmax_reference(z, y, g, b):
 @pytest.mark.parametrize("dtype, rtol", [("float32", 2e-6), ("float64", 1e-13)])
 @pytest.mark.parametrize("linker", ["c", "py"])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_softmax_crossentropy_and_gradients(dtype, rtol, linker, with_bias):
+def test_softmax_crossentropy_and_gradients(dtype, rtol, linker, with_bias, N=23, V=1501):
     rng = np.random.default_rng(3)
-    N, V = 23, 1501
     z = (rng.normal(size=(N, V)) * 6).astype(dtype)
     z[1, 7] = -1e4               # far below the rest: its probability is 0, not garbage
     z[2, :] = -300               # a flat row, all of it under exp's range unless shifted
@@ -143,8 +142,17 @@ def test_softmax_crossentropy_and_gradients(dtype, rtol, linker, with_bias):
     assert not ours[1][5].any() and ours[1][1, 7] == 0
     if with_bias:
         np.testing.assert_allclose(ours[2], want_db, rtol=rtol, atol=rtol * np.abs(want_db).max())
-    with pytest.raises(ValueError, match="target word id 1501 is outside the vocabulary"):
+    with pytest.raises(ValueError, match=f"target word id {V} is outside the vocabulary"):
         f(z, np.full(N, V, np.int32), g, *([b] if with_bias else []))
+
+
+def test_softmax_crossentropy_split_over_openmp_threads_is_the_reference(monkeypatch):
+    """Compiled with OpenMP (as beside MKL, backend.kernel_compile_args), an array of 2^20 elements or
+    more is split over the threads by rows, an odd number of them here, with the bias's gradient
+    summed per thread: the same reference holds."""
+    import kernels
+    monkeypatch.setattr(kernels, "kernel_compile_args", lambda: ["-fopenmp"])
+    test_softmax_crossentropy_and_gradients("float64", 1e-13, "c", True, N=129, V=8200)
 
 
 def test_softmax_crossentropy_is_nan_for_nan_logits():
