@@ -92,8 +92,7 @@ class LSTMAesara(RecurrentLM):
         return at.concatenate([getattr(self, f"{prefix}_{k}{self.suffix(l)}") for k in self.gates], axis=0)
 
     def inputs(self, x):
-        Ux = [self.lookup(getattr(self, f"U_{k}"), x) for k in self.gates]
-        return [at.concatenate(Ux, axis=-1) + self.stacked("b", 0)]
+        return [self.lookup_stacked([getattr(self, f"U_{k}") for k in self.gates], x) + self.stacked("b", 0)]
 
     def layer_inputs(self, l, c_below, *gates_and_s_below):
         return [self.project(gates_and_s_below[-1], self.stacked("U", l).T) + self.stacked("b", l)]
