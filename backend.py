@@ -67,12 +67,23 @@ if WANTS_GPU:
     _forced = "jax"
 
 
+@contextlib.contextmanager
 def _flags(name, **defaults):
-    """Add defaults to <NAME>_FLAGS before the import reads them, unless the user set those flags."""
+    """<NAME>_FLAGS with our defaults added, unless the user set those flags, while the library is
+    imported (it reads them then).  Afterwards the variable is the user's again: processes started
+    from here (experiments.py's train.py runs, Ray's workers) choose their own defaults instead of
+    inheriting ours as if the user had set them (a child once kept OpenBLAS where MKL was installed)."""
     variable = f"{name.upper()}_FLAGS"
-    given = os.environ.get(variable, "")
-    extra = [f"{k}={v}" for k, v in defaults.items() if k not in given]
-    os.environ[variable] = ",".join(filter(None, [given] + extra))
+    given = os.environ.get(variable)
+    extra = [f"{k}={v}" for k, v in defaults.items() if k not in (given or "")]
+    os.environ[variable] = ",".join(filter(None, [given or ""] + extra))
+    try:
+        yield
+    finally:
+        if given is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = given
 
 
 def _scipy_openblas():
@@ -191,13 +202,13 @@ def _import(name):
         # With MKL to come, OpenBLAS must not be loaded into the global namespace first: the compiled
         # modules' sgemm_ would bind to its copy, not MKL's (PTB small's step: 53 ms instead of 42).
         openblas = "" if _mkl_library() else _plain_blas()
-        _flags("aesara", blas__ldflags=openblas, allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
-        with warnings.catch_warnings():
+        with _flags("aesara", blas__ldflags=openblas, allow_gc="False", optimizer_excluding=NO_DOT22SCALAR), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore")      # numpy.distutils' BLAS probe
             import aesara as lib
     else:
-        _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR)
-        import pytensor as lib
+        with _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR):
+            import pytensor as lib
     for module in ("tensor", "tensor.special", "tensor.elemwise", "gradient", "graph.op", "graph.basic",
                    "link.c.cmodule", "link.c.op", "graph.rewriting.basic", "compile", "scalar.basic", "scalar.math"):
         importlib.import_module(f"{name}.{module}")

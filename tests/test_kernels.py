@@ -1,6 +1,8 @@
 """The kernels (kernels.py) against numpy references.  The session runs in float64, so these tests
 build float32 graphs explicitly, which is where the vectorised tanh and sigmoid are used; the softmax
 cross-entropy has C code for both types and numpy code for machines without a compiler."""
+import os
+
 import numpy as np
 import pytest
 
@@ -153,6 +155,38 @@ def test_softmax_crossentropy_split_over_openmp_threads_is_the_reference(monkeyp
     import kernels
     monkeypatch.setattr(kernels, "kernel_compile_args", lambda: ["-fopenmp"])
     test_softmax_crossentropy_and_gradients("float64", 1e-13, "c", True, N=129, V=8200)
+
+
+def run_python(program, **env):
+    """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
+    import subprocess
+    import sys
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_FLAGS")}
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
+                          env={**environment, **env}, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_the_library_flags_are_the_users_again_after_the_import():
+    """Our defaults for Aesara's or PyTensor's flags are set only while the library is imported: a
+    process started afterwards (a train.py run from experiments.py) picks its own BLAS, where it once
+    inherited the parent's choice as if the user had made it and kept OpenBLAS beside MKL."""
+    program = ("import os, backend; print(repr(os.environ.get('AESARA_FLAGS')), repr(os.environ.get('PYTENSOR_FLAGS')),"
+               " backend.lib.config.allow_gc)")
+    run = run_python(program, PYTENSOR_FLAGS="floatX=float64")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["None", "'floatX=float64'", "False"]
+
+
+@pytest.mark.skipif(not backend._mkl_library(), reason="MKL is not installed here (requirements-mkl.txt; CI's "
+                    "Aesara run installs it)")
+def test_the_compiled_products_call_mkl_when_it_is_installed():
+    """The C ops' sgemm_ binds to MKL's, not to a BLAS loaded earlier (scipy's OpenBLAS once shadowed it):
+    with MKL_VERBOSE set, MKL reports every product it computes."""
+    program = ("import numpy as np, backend; from backend import at, function; x = at.matrix(dtype='float32'); "
+               "f = function([x], at.dot(x, x.T)); f(np.ones((64, 64), np.float32))")
+    run = run_python(program, MKL_VERBOSE="1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "MKL_VERBOSE SGEMM" in run.stdout, run.stdout[-2000:]
 
 
 def test_softmax_crossentropy_is_nan_for_nan_logits():
