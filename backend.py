@@ -481,9 +481,12 @@ def split_last(a, widths):
 
 
 def describe():
-    """The compiler, for logs: e.g. 'aesara 2.9.4' or 'pytensor 3.3.8 via JAX 0.12.0.1 on 2 cpu devices'."""
+    """The compiler, for logs: e.g. 'aesara 2.9.4 with MKL' or 'pytensor 3.3.8 via JAX 0.12.0.1 on 2 cpu
+    devices'.  The C backend names the BLAS its products call, which sets much of a step's time."""
     if COMPILER != "jax":
-        return f"{NAME} {VERSION}"
+        flags = lib.config.blas__ldflags
+        blas = "MKL" if "mkl_rt" in flags else "OpenBLAS" if "blas" in flags else "no C BLAS"
+        return f"{NAME} {VERSION} with {blas}"
     import jax
     return f"{NAME} {VERSION} via JAX {jax.__version__} on {MESH.size} {MESH.devices.flat[0].platform} device(s)"
 
