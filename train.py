@@ -41,8 +41,9 @@ PRESETS = {
     "ptb-small": ("Zaremba et al. 2014's small LSTM, 2x200, no dropout, on continuous streams", ZAREMBA_SMALL),
     "ptb-small-regularized": ("the same size with tied embeddings (Press & Wolf 2016) and variational dropout "
                               "(Gal & Ghahramani 2016)",
-                              {**ZAREMBA_SMALL, "tied": True, "dropout": 0.4, "variational_dropout": True,
-                               "nepoch": 25, "decay_after": 10, "lr_decay": 0.75, "halve_lr_on_rise": True}),
+                              {**ZAREMBA_SMALL, "tied": True, "dropout": 0.3, "variational_dropout": True,
+                               "unroll": 35, "nepoch": 30, "decay_after": 8, "lr_decay": 0.8,
+                               "halve_lr_on_rise": True}),
 }
 
 # (flag, environment variable of the tutorials or None, type, default, help)

@@ -121,7 +121,7 @@ def test_a_preset_is_the_papers_recipe_and_any_flag_overrides_it():
     assert read_settings(["--preset", "ptb-small", "--nepoch", "2", "--unroll", "35"])["nepoch"] == 2
     assert read_settings(["--preset", "ptb-small-regularized"])["tied"]
     off = read_settings(["--preset", "ptb-small-regularized", "--no-tied", "--no-variational-dropout"])
-    assert not off["tied"] and not off["variational_dropout"] and off["dropout"] == 0.4
+    assert not off["tied"] and not off["variational_dropout"] and off["dropout"] == 0.3
     assert read_settings([])["unroll"] == 0                         # sentence mode stays the default
     assert read_settings([])["progress"] and not read_settings(["--no-progress"])["progress"]
     with pytest.raises(InputError, match="--preset must be one of"):
