@@ -16,6 +16,7 @@ stock Aesara ops and dense gradients for every parameter.
 import argparse
 import functools
 import importlib.util
+import io
 import json
 import os
 import platform
@@ -134,10 +135,10 @@ def paired_ratios(steps, repeats, rounds=5):
     return ratios
 
 
-def ptb_row(repeats, torch_times):
+def ptb_step():
     """Zaremba et al.'s small PTB model as train.py --preset ptb-small trains it, and as bench_torch.py's
     peer step does: a 200-wide embedding, a 2x200 LSTM, 10k words, a window of 20 streams x 20 steps from
-    the states the previous window ended in, SGD, the gradient's norm clipped at 5."""
+    the states the previous window ended in, SGD, the gradient's norm clipped at 5.  (model, step)."""
     V, H, layers, B, T = PTB_SMALL
     rng = np.random.RandomState(1)
     X, Y = (rng.randint(0, V, (T, B)).astype(np.int32) for _ in range(2))
@@ -147,6 +148,11 @@ def ptb_row(repeats, torch_times):
 
     def step():
         _, carry[0] = model.train_stream(X, Y, carry[0], 0, 1.0, clip=5.0)
+    return model, step
+
+
+def ptb_row(repeats, torch_times):
+    model, step = ptb_step()
     start = time.perf_counter()
     step()
     row = {"case": "PTB small: embedding 200, LSTM 2x200, vocabulary 10000, a window of 20 streams x 20 steps, "
@@ -154,9 +160,22 @@ def ptb_row(repeats, torch_times):
            "compile_s": time.perf_counter() - start, "ours_ms": median_ms(step, repeats)}
     if torch_times:
         row["torch_ms"] = torch_times["ptb"]
-    row["tokens"] = B * T
+    row["tokens"] = PTB_SMALL[3] * PTB_SMALL[4]          # streams x steps
     print(f"  PTB: {row}", file=sys.stderr, flush=True)
     return row
+
+
+def ptb_profile(repeats):
+    """The library's profile of the PTB row's step, op by op and node by node: where a window's time goes."""
+    backend.lib.config.profile = True              # for the functions compiled from here on
+    model, step = ptb_step()
+    for _ in range(repeats + 1):
+        step()
+    stats = model.compiled("train", optimizer="sgd", clip=5.0, stream=True).profile
+    backend.lib.compile.profiling._atexit_print_list.clear()      # printed here, not again at exit
+    text = io.StringIO()
+    stats.summary(file=text, n_ops_to_print=20, n_apply_to_print=25)
+    return f"{machine()}; {backend.describe()}; {repeats + 1} steps\n\n```\n{text.getvalue()}```"
 
 
 def pytorch_times(repeats):
@@ -284,8 +303,14 @@ def main():
                         "its C backend (Python 3.12+; XLA_FLAGS=--xla_force_host_platform_device_count=2 fakes 2 devices)")
     parser.add_argument("--save", metavar="FILE.md", help="also write the tables, with the command, date and machine, "
                         "to this markdown file (the README quotes results/bench.md)")
+    parser.add_argument("--profile-ptb", action="store_true", help="the library's op-by-op profile of the PTB step")
     args = parser.parse_args()
     repeats = 10 if args.quick else 30
+    if args.profile_ptb:
+        report = ptb_profile(4 * repeats)
+        print(report)
+        save(args.save, report)
+        return
     if args.backend == "jax":
         report = jax_table(repeats)
         print(report)
