@@ -163,9 +163,8 @@ def _mkl_library():
 
 def _mkl_blas(lib):
     """Linker flags for Intel's MKL when it is installed in this environment (requirements-mkl.txt),
-    else None.  Its products are faster than OpenBLAS's at every size the models use (PTB small,
-    2 cores: the output layer's 12-14 ms GEMMs take 9-10 ms, the steps' 20 x 200 x 800 ones 70-90 us
-    instead of 110-200).  RNNLM_BLAS=openblas keeps OpenBLAS."""
+    else None.  Its products are faster than OpenBLAS's here (PTB small's training window, 2 cores:
+    42 ms instead of 53).  RNNLM_BLAS=openblas keeps OpenBLAS."""
     found = _mkl_library()
     if not found:
         return None
@@ -186,8 +185,14 @@ def kernel_compile_args():
     """Compiler flags for kernels.py's C loops: OpenMP threads where MKL takes its threads from the
     same runtime (_mkl_blas), else only `omp simd` vectorisation: beside OpenBLAS's own threads, two
     OpenMP threads raced them for the two cores and were as often slower as faster."""
-    shared_pool = lib.config.blas__ldflags.find("mkl_rt") >= 0 and os.environ.get("MKL_THREADING_LAYER") == "GNU"
+    shared_pool = blas() == "MKL" and os.environ.get("MKL_THREADING_LAYER") == "GNU"
     return ["-fopenmp"] if shared_pool else ["-fopenmp-simd"]
+
+
+def blas():
+    """The BLAS the C ops link: MKL, OpenBLAS, or none."""
+    flags = lib.config.blas__ldflags
+    return "MKL" if "mkl_rt" in flags else "OpenBLAS" if "blas" in flags else "no C BLAS"
 
 
 # This rewrite folds a scalar factor into a product even when the product has other users, so a
@@ -484,9 +489,7 @@ def describe():
     """The compiler, for logs: e.g. 'aesara 2.9.4 with MKL' or 'pytensor 3.3.8 via JAX 0.12.0.1 on 2 cpu
     devices'.  The C backend names the BLAS its products call, which sets much of a step's time."""
     if COMPILER != "jax":
-        flags = lib.config.blas__ldflags
-        blas = "MKL" if "mkl_rt" in flags else "OpenBLAS" if "blas" in flags else "no C BLAS"
-        return f"{NAME} {VERSION} with {blas}"
+        return f"{NAME} {VERSION} with {blas()}"
     import jax
     return f"{NAME} {VERSION} via JAX {jax.__version__} on {MESH.size} {MESH.devices.flat[0].platform} device(s)"
 

@@ -8,8 +8,8 @@
    the probabilities, and sums the bias's gradient as it goes.  PTB small: 3.5 + 4 ms per step where
    numpy, chunked over both cores, took 9.4 + 5.5.  Beside MKL, whose threads then come from the same
    OpenMP runtime (backend.kernel_compile_args), large arrays are split by rows over OpenMP's threads:
-   1.6 + 1.9 ms on 2 cores.  (Beside OpenBLAS's own threads, OpenMP's raced them for the two cores
-   and were as often slower, so there the loops stay serial.)
+   1.7 + 2.0 ms on 2 cores (results/ptb-profile.md).  (Beside OpenBLAS's own threads, OpenMP's raced
+   them for the two cores and were as often slower, so there the loops stay serial.)
 
 2. tanh and the logistic sigmoid in float32.  The C code Aesara generates calls the C library's
    tanhf, about 9 ns per element, once per element (PTB small: 6 ms per step).  Here both are written
