@@ -32,36 +32,23 @@ import backend
 backend.set_float(32)
 from backend import at, function, scan, softmax  # noqa: E402
 import optimizers  # noqa: E402
-from cwrnn_aesara import CWRNNAesara  # noqa: E402
-from dglstm_aesara import DGLSTMAesara  # noqa: E402
-from gru_aesara import GRUAesara  # noqa: E402
+import models  # noqa: E402
 from lstm_aesara import LSTMAesara  # noqa: E402
 from recurrent import hard_sigmoid  # noqa: E402
-from rnn_aesara import RNNAesara  # noqa: E402
 from timing import machine, median_ms  # noqa: E402
 
-# (label, class, its options, word_dim, hidden_dim, bptt_truncate, optimizer, the PyTorch counterpart in
-# bench_torch.py): the tutorials' own configurations, then the LSTM family at the tutorials' size
-SENTENCE_CASES = [
-    ("RNN 8000/100, bptt_truncate 4, SGD", RNNAesara, {}, 8000, 100, 4, "sgd", "rnn"),
-    ("LSTM 8000/100, bptt_truncate 4, SGD", LSTMAesara, {}, 8000, 100, 4, "sgd", "lstm"),
-    ("GRU 2x128, vocabulary 2000, full BPTT, RMSprop", GRUAesara, {}, 2000, 128, -1, "rmsprop", "gru"),
-    ("RNN 8000/100, full BPTT, SGD", RNNAesara, {}, 8000, 100, -1, "sgd", "rnn"),
-    ("LSTM 8000/100, full BPTT, SGD", LSTMAesara, {}, 8000, 100, -1, "sgd", "lstm"),
-    ("peephole LSTM 8000/100, full BPTT, SGD", LSTMAesara, {"peephole": True}, 8000, 100, -1, "sgd", "peephole"),
-    ("CIFG LSTM 8000/100, full BPTT, SGD", LSTMAesara, {"coupled": True}, 8000, 100, -1, "sgd", "cifg"),
-    ("LSTM 2x100, vocabulary 8000, full BPTT, SGD", LSTMAesara, {"layers": 2}, 8000, 100, -1, "sgd", "lstm2"),
-    ("DG-LSTM 2x100, vocabulary 8000, full BPTT, SGD", DGLSTMAesara, {}, 8000, 100, -1, "sgd", "dglstm"),
-    ("Clockwork RNN 8000/100, periods 1,2,4,8, full BPTT, SGD", CWRNNAesara, {}, 8000, 100, -1, "sgd", "cwrnn"),
-]
+# (label, class, its options, word_dim, hidden_dim, bptt_truncate, optimizer, kind, its registry entry, whether
+# bench_torch.py has the PyTorch counterpart `kind`): the registry's rows, the tutorials' own configurations first
+SENTENCE_CASES = [(row.label, entry.load(), {**entry.options, **row.options}, row.word_dim, row.hidden_dim,
+                   row.bptt_truncate, row.optimizer, row.kind, entry, row.torch) for entry, row in models.bench_rows()]
 # each variant's speed target is a ratio to the cell it extends, measured in the same run
-BASELINES = {"peephole": "lstm", "cifg": "lstm", "dglstm": "lstm2", "cwrnn": "rnn"}
+BASELINES = {row.kind: row.extends for _, row in models.bench_rows() if row.extends}
 LENGTH = 45          # words in the timed sentence (DESIGN.md section 5)
 PTB_SMALL = (10000, 200, 2, 20, 20)     # vocabulary, hidden, layers, batch, steps (Zaremba et al.'s small model)
 
 
-def original_structure_step(model, optimizer):
-    """The model's equations laid out as the 2015 code did, on the model's own parameters: one scan
+def original_structure_step(name, model, optimizer):
+    """The equations of the tutorials' model `name` (rnn, lstm or gru) laid out as the 2015 code did, on the model's own parameters: one scan
     whose step looks up U[:, x_t], multiplies each gate's matrices separately with the state vector and
     takes the softmax; Theano's truncate_gradient; stock ops and dense gradients."""
     P = {p.name: p for p in model.params}
@@ -89,7 +76,7 @@ def original_structure_step(model, optimizer):
         s2 = layer(3, s1, s2)
         return out(s2, P["c"]), s1, s2
 
-    step = {RNNAesara: rnn, LSTMAesara: lstm, GRUAesara: gru}[type(model)]     # the tutorials' three
+    step = {"rnn": rnn, "lstm": lstm, "gru": gru}[name]     # the tutorials' three
     x, y, lr = at.ivector("x"), at.ivector("y"), at.scalar("learning_rate")
     zeros = [at.zeros(model.hidden_dim) for _ in model.state_names]
     probs = scan(step, sequences=x, outputs_info=[None] + zeros, truncate_gradient=model.bptt_truncate)[0]
@@ -103,7 +90,8 @@ def sentence_rows(repeats, torch_times):
     """The per-sentence rows, and each variant's time relative to the cell it extends."""
     rng = np.random.RandomState(0)
     rows, full_bptt_steps = [], {}
-    for label, cls, options, V, H, k, optimizer, kind in SENTENCE_CASES:
+    torch_rows = iter(torch_times["sentences"] if torch_times else ())
+    for label, cls, options, V, H, k, optimizer, kind, entry, torch in SENTENCE_CASES:
         x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
         np.random.seed(0)
         ours = cls(V, hidden_dim=H, bptt_truncate=k, **options)
@@ -114,11 +102,11 @@ def sentence_rows(repeats, torch_times):
         row = {"case": label, "kind": kind, "ours_ms": median_ms(step, repeats), "compile_s": compile_s}
         if k < 0:
             full_bptt_steps[kind] = step
-        if not options and cls in (RNNAesara, LSTMAesara, GRUAesara):     # the 2015 code had only these
-            original = original_structure_step(cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
+        if not options and entry.tutorial:     # the 2015 code had only the tutorials' models
+            original = original_structure_step(entry.name, cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
             row["original_ms"] = median_ms(lambda: original(x, y), max(5, repeats // 3))
-        if torch_times:
-            row["torch_ms"] = torch_times["sentences"][len(rows)]
+        if torch_times and torch:
+            row["torch_ms"] = next(torch_rows)
         rows.append(row)
         print(f"  {label}: {row}", file=sys.stderr, flush=True)
     return rows, paired_ratios(full_bptt_steps, repeats)
@@ -186,7 +174,8 @@ def pytorch_times(repeats):
         print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
               file=sys.stderr)
         return None
-    cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind in SENTENCE_CASES]
+    cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind, _entry, torch
+             in SENTENCE_CASES if torch]
     command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
                "--json", json.dumps({"sentences": cases, "ptb": PTB_SMALL}), str(repeats)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -224,7 +213,7 @@ def jax_table(repeats):
             step()
             return median_ms(step, repeats), time.perf_counter() - start
 
-    for label, cls, options, V, H, k, _optimizer, _kind in SENTENCE_CASES:
+    for label, cls, options, V, H, k, *_ in SENTENCE_CASES:
         x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
 
         def make():
@@ -251,7 +240,7 @@ def jax_table(repeats):
 def parameter_counts():
     """Each cell's number of parameters at the tutorials' size (building a model draws, never compiles)."""
     cells = {}
-    for _label, cls, options, _V, _H, _k, _optimizer, kind in SENTENCE_CASES:
+    for _label, cls, options, _V, _H, _k, _optimizer, kind, *_ in SENTENCE_CASES:
         cells.setdefault(kind, cls(8000, hidden_dim=100, **options).parameter_count())
     return cells.items()
 

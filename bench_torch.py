@@ -369,13 +369,17 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
     return ms, batch * steps / (ms / 1000.0)
 
 
-def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_dim=200, layers=2):
+def train_ptb_small(nepoch=13, log=None, threads=2, seed=10, batch=20, unroll=20, hidden_dim=200, layers=2):
     """Zaremba et al.'s small recipe (DESIGN.md section 6): init U(-0.1, 0.1), SGD lr 1 halved after every
     epoch past the 4th, gradient norm clipped at 5, cost summed over the window and averaged over the
     streams, the state carried across windows and detached.  Validation after each epoch on 20 streams,
-    valid and test at the end as one stream, as train.py does.  Prints its log; returns the test perplexity."""
+    valid and test at the end as one stream, as train.py does.  Prints its progress, and writes it as a run
+    log (runlog.py) at the path `log` if given."""
+    import sys
+
     import numpy as np
     import corpus
+    import runlog
     import training
 
     began = time.perf_counter()
@@ -386,8 +390,12 @@ def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_d
     tokens = {split: training.token_stream(data[split][1]) for split in ("train", "valid", "test")}
     model = _PTBSmall(V, hidden_dim, layers)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
-    print(f"PyTorch {torch.__version__} peer of train.py --preset ptb-small: vocabulary {V}, {layers}x{hidden_dim} "
-          f"LSTM, {threads} threads, {batch} streams x windows of {unroll} steps", flush=True)
+    header = (f"PyTorch {torch.__version__} peer of train.py --preset ptb-small: vocabulary {V}, {layers}x{hidden_dim} "
+              f"LSTM, {threads} threads, {batch} streams x windows of {unroll} steps")
+    print(header, flush=True)
+    record = runlog.RunLog(log) if log else None
+    if record:
+        record.write("start", header=header, command=" ".join(["python", "bench_torch.py"] + sys.argv[1:]))
 
     def run(split, streams, train=False):
         data = training.streams(tokens[split], streams).astype(np.int64)
@@ -414,14 +422,23 @@ def train_ptb_small(nepoch=13, threads=2, seed=10, batch=20, unroll=20, hidden_d
         trained = time.perf_counter() - started
         model.eval()
         valid_loss = run("valid", batch)
+        seconds, tokens_per_second = time.perf_counter() - started, (len(tokens["train"]) // batch - 1) * batch / trained
         print(f"epoch {epoch}: train perplexity {math.exp(train_loss):.2f}, valid perplexity {math.exp(valid_loss):.2f}, "
-              f"{time.perf_counter() - started:.0f} s ({(len(tokens['train']) // batch - 1) * batch / trained:,.0f} training "
-              f"tokens/s), learning rate {rate:g}", flush=True)
+              f"{seconds:.0f} s ({tokens_per_second:,.0f} training tokens/s), learning rate {rate:g}", flush=True)
+        if record:
+            record.write("report", epoch=epoch, split="valid", loss=valid_loss, perplexity=math.exp(valid_loss),
+                         train_perplexity=math.exp(train_loss), learning_rate=rate, halved=False, seconds=seconds,
+                         tokens_per_second=tokens_per_second)
         if epoch >= 4:
             optimizer.param_groups[0]["lr"] = rate * 0.5
-    for split in ("valid", "test"):
-        print(f"{split.capitalize()} perplexity (one continuous stream): {math.exp(run(split, 1)):.2f}", flush=True)
-    print(f"Total time: {time.perf_counter() - began:.0f} s (loading, training, evaluating)")
+    final = {split: math.exp(run(split, 1)) for split in ("valid", "test")}
+    for split, perplexity in final.items():
+        print(f"{split.capitalize()} perplexity (one continuous stream): {perplexity:.2f}", flush=True)
+    final["seconds"] = time.perf_counter() - began
+    print(f"Total time: {final['seconds']:.0f} s (loading, training, evaluating)")
+    if record:
+        record.write("final", **final)
+        record.close()
 
 
 def measure_json(cases, repeats):
@@ -439,8 +456,11 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--json"]:   # python bench_torch.py --json CASES REPEATS (used by bench.py)
         measure_json(json.loads(sys.argv[2]), int(sys.argv[3]))
         sys.exit()
-    if sys.argv[1:2] == ["--ptb-small"]:   # python bench_torch.py --ptb-small [EPOCHS]
-        train_ptb_small(int(sys.argv[2]) if len(sys.argv) > 2 else 13)
+    if sys.argv[1:2] == ["--ptb-small"]:   # python bench_torch.py --ptb-small [EPOCHS] [--log RUN.jsonl]
+        more = sys.argv[2:]
+        log = more[more.index("--log") + 1] if "--log" in more else None
+        epochs = [int(a) for a in more if a.isdigit()]
+        train_ptb_small(epochs[0] if epochs else 13, log)
         sys.exit()
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2  # python bench_torch.py [threads]
     print(f"PyTorch {torch.__version__}, CPU eager, float32, {threads} threads")

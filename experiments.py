@@ -13,26 +13,33 @@ results/<experiment>.png.  --quick runs a small form in well under a minute and 
 import argparse
 import json
 import os
+import pickle
 import platform
-import re
+import shutil
 import subprocess
 import sys
 import time
 
 import numpy as np
 
+import models
+import runlog
 from errors import InputError
+from presets import PRESETS
 
-CELLS = ("rnn", "lstm", "gru", "peephole", "cifg", "dglstm", "cwrnn")
-NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "peephole": "peephole LSTM", "cifg": "CIFG LSTM",
-         "dglstm": "DG-LSTM (2 layers)", "cwrnn": "Clockwork RNN"}
+CELLS = tuple(models.REGISTRY)
+NAMES = {name: entry.title for name, entry in models.REGISTRY.items()}
+build = models.build
 
 
-def build(name, word_dim, hidden_dim, **options):
-    """A model of train.py's --model table, with its variant's options and any others."""
-    from train import model_type
-    cls, variant = model_type(name)
-    return cls(word_dim, hidden_dim, **{**variant, **options})
+class ClaimFailed(Exception):
+    """A quick form's check found that its claim does not hold."""
+
+
+def confirm(holds, message):
+    """The quick form's check of its claim: a one-line failure (exit status 1) when it does not hold."""
+    if not holds:
+        raise ClaimFailed(message)
 
 
 def machine():
@@ -104,7 +111,7 @@ def vanishing(args):
         print(cell, {k: f"{v[50]:.2e}" for k, v in curves[cell, "initial"].items()}, flush=True)
     if args.quick:
         rnn, lstm = curves["rnn", "initial"]["s"][50], curves["lstm", "initial"]["s"][50]
-        assert rnn * 100 <= lstm, f"at lag 50 the RNN's gradient {rnn:.2e} is not 100x below the LSTM's {lstm:.2e}"
+        confirm(rnn * 100 <= lstm, f"at lag 50 the RNN's gradient {rnn:.2e} is not 100x below the LSTM's {lstm:.2e}")
         print(f"ok: at lag 50 the untrained RNN's gradient is {lstm / rnn:.0f}x below the LSTM's")
         return
     plt = pyplot()
@@ -168,92 +175,242 @@ def fresh_regression_model(compiled, cell, hidden, seed):
     return model
 
 
-def train_adding(cell, T, steps, hidden, seed, batch=20, learning_rate=0.01, check_every=100, compiled=None):
-    """Train one cell on the adding problem with Adam; returns the test MSE at every check and the first
-    step at which it fell below 0.01 (None if it never did)."""
-    rng = np.random.RandomState(seed)
-    model = fresh_regression_model({} if compiled is None else compiled, cell, hidden, seed)
-    X_test, y_test = adding_batch(np.random.RandomState(seed + 1), T, 500)
-    curve, solved = [], None
-    for step in range(1, steps + 1):
-        model.train_values(*adding_batch(rng, T, batch), learning_rate, optimizer="adam", clip=1.0)
-        if step % check_every == 0 or step == steps:
-            mse = float(np.mean((model.values(X_test) - y_test) ** 2))
-            curve.append((step, mse))
-            if solved is None and mse < 0.01:
-                solved = step
-    return curve, solved
-
-
+ADDING_BASELINE = 1 / 6             # the MSE of always predicting 1, the targets' mean
+ADDING_SOLVED = 0.01                # a check below this test MSE counts towards solved
+ADDING_RATES = (1e-3, 3e-3, 1e-2)   # the pilot's Adam learning rates
+ADDING_PILOT = {"T": 100, "budget": 1000}      # run to the end, one seed per rate: the best final MSE wins
 ADDING_LENGTHS = (50, 100, 200, 400)
+ADDING_LONG_CELLS = ("rnn", "lstm", "gru", "cifg")     # the cells of the minimum grid beyond T = 200
+# 80,000 sequences of 20: more than the ~74,000 Hochreiter & Schmidhuber (1997) needed at T = 100
+ADDING_FAIR_STEPS = 4000
+ADDING_CHECKPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs", "adding")
+_regression_models = {}             # a process's compiled models, reused by its later runs (Ray workers)
+
+
+def first_solved(curve):
+    """The step of the first of two consecutive checks below ADDING_SOLVED, or None."""
+    for (step, mse), (_, after) in zip(curve, curve[1:]):
+        if mse < ADDING_SOLVED and after < ADDING_SOLVED:
+            return step
+    return None
+
+
+def train_adding(cell, T, budget, hidden, seed, learning_rate, batch=20, check_every=100, early_stop=True,
+                 checkpoint=None, compiled=None):
+    """Train one cell on the adding problem with Adam (gradient norm clipped to 1), up to `budget` steps of
+    `batch` fresh sequences, scored on 500 fixed test sequences every check_every steps.  Solved: test MSE
+    below 0.01 at two consecutive checks (solved at the first); with early_stop the run ends at the second.
+    checkpoint: a file that keeps the run's state at every check, from which an interrupted run, or one
+    given a larger budget, continues exactly.  Returns {"curve": [(step, MSE)], "solved", "steps"}."""
+    import training
+    rng = np.random.RandomState(seed)
+    model = fresh_regression_model(_regression_models if compiled is None else compiled, cell, hidden, seed)
+    X_test, y_test = adding_batch(np.random.RandomState([seed, T]), T, 500)     # apart from the training draws
+    identity = [cell, T, hidden, seed, learning_rate, batch, check_every]
+    curve, step = [], 0
+    if checkpoint and os.path.exists(checkpoint):
+        with open(checkpoint, "rb") as f:
+            saved = pickle.load(f)
+        if saved["identity"] == identity:
+            model.compiled("train_values", optimizer="adam", clip=1.0)      # creates Adam's slots
+            for variable, value in zip(model.params + model.slots, saved["arrays"]):
+                variable.set_value(value)
+            rng.set_state(saved["rng"])
+            curve, step = saved["curve"], saved["step"]
+    while step < budget and not (early_stop and first_solved(curve)):
+        model.train_values(*adding_batch(rng, T, batch), learning_rate, optimizer="adam", clip=1.0)
+        step += 1
+        if step % check_every == 0 or step == budget:
+            mse = float(np.mean(np.square(model.values(X_test) - y_test)))
+            if not np.isfinite(mse):
+                raise training.Diverged(f"the test MSE became {mse} at step {step}")
+            curve.append((step, mse))
+            if checkpoint:
+                os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+                with open(checkpoint + ".new", "wb") as f:
+                    pickle.dump({"identity": identity, "step": step, "curve": curve, "rng": rng.get_state(),
+                                 "arrays": [v.get_value() for v in model.params + model.slots]}, f)
+                os.replace(checkpoint + ".new", checkpoint)     # never half-written
+    return {"curve": curve, "solved": first_solved(curve), "steps": step}
+
+
+def adding_key(run):
+    """A protocol run's identity in the log (rows of older runs, without a phase, have none)."""
+    if "phase" not in run:
+        return None
+    return run["phase"], run["cell"], run["T"], run["seed"], run["learning_rate"], run["hidden"]
+
+
+def run_adding(config):
+    """One run of the protocol (a Ray task): the config with its result.  A failure of any kind, divergence
+    included, is returned as such, not raised."""
+    started = time.perf_counter()
+    result = dict(config, status="ok", error=None, curve=[], solved=None, steps=0)
+    try:
+        import backend
+        backend.set_float(32)
+        name = "{phase}-{cell}-T{T}-h{hidden}-seed{seed}-lr{learning_rate:g}.pkl".format(**config)
+        result.update(train_adding(config["cell"], config["T"], config["budget"], config["hidden"], config["seed"],
+                                   config["learning_rate"], config["batch"], config["check_every"],
+                                   early_stop=config["phase"] == "final",
+                                   checkpoint=os.path.join(ADDING_CHECKPOINTS, name)))
+    except Exception as error:          # a failed run is a result of the protocol, not the end of it
+        result.update(status="diverged" if type(error).__name__ == "Diverged" else "failed",
+                      error=f"{type(error).__name__}: {error}"[:300])
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def pilot_rates(done, cells, hidden, seed):
+    """{cell: the pilot's learning rate with the lowest final test MSE}, for the cells whose pilot is complete."""
+    rates = {}
+    for cell in cells:
+        runs = [done.get(("pilot", cell, ADDING_PILOT["T"], seed, lr, hidden)) for lr in ADDING_RATES]
+        runs = [r for r in runs if r]
+        if len(runs) == len(ADDING_RATES) and any(r["status"] == "ok" for r in runs):
+            rates[cell] = min((r for r in runs if r["status"] == "ok"), key=lambda r: r["curve"][-1][1])["learning_rate"]
+    return rates
+
+
+def adding_grid(cells, lengths, seeds, rates, hidden, budget, long_cells=ADDING_LONG_CELLS):
+    """The final phase's runs: every cell up to T = 200, beyond it long_cells only, each at its pilot's
+    learning rate."""
+    return [{"phase": "final", "cell": cell, "T": T, "seed": seed, "learning_rate": rates[cell], "hidden": hidden,
+             "budget": budget, "batch": 20, "check_every": 100}
+            for T in lengths for cell in cells if cell in rates and (T <= 200 or cell in long_cells)
+            for seed in seeds]
 
 
 def adding(args):
-    """Every cell at every length, each run logged as it finishes (results/adding-runs.jsonl), so that an
-    interrupted experiment resumes and --lengths can split the work between processes; the report is
-    written once every run is in the log."""
-    baseline = 1 / 6
+    """The protocol: a pilot at T = 100 picks each cell's learning rate (of ADDING_RATES, by final test MSE),
+    then every cell runs len(seeds) seeds at each length, to a fair budget or until solved.  Every run is a
+    Ray task, logged as it finishes in results/adding-runs.jsonl with its phase, rate and budget, so that an
+    interrupted protocol resumes (an unfinished run from its checkpoint in runs/adding/) and a larger grid
+    can run on a cluster (--address).  The report is written from the log, complete or not."""
     if args.quick:
-        curve, _ = train_adding("lstm", 30, 400, 32, args.seed)
+        curve = train_adding("lstm", 30, 400, 32, args.seed, 0.01, early_stop=False, compiled={})["curve"]
         mse = curve[-1][1]
-        assert mse < baseline / 4, f"the LSTM's MSE {mse:.3f} at T = 30 is not a quarter of the baseline 1/6"
+        confirm(mse < ADDING_BASELINE / 4, f"the LSTM's MSE {mse:.3f} at T = 30 is not a quarter of the baseline 1/6")
         print(f"ok: the LSTM's MSE at T = 30 is {mse:.4f}, below a quarter of the baseline 1/6")
         return
-    cells, lengths, steps = CELLS, ADDING_LENGTHS, args.steps
-    unknown = set(args.cells or ()) - set(cells) or set(args.lengths or ()) - set(lengths)
+    cells = args.cells or CELLS
+    unknown = set(cells) - set(CELLS) or {T for T in args.lengths or () if T < 2}
     if unknown:
-        raise InputError(f"--cells and --lengths take some of {','.join(cells)} and {','.join(map(str, lengths))}, "
+        raise InputError(f"--cells takes some of {','.join(CELLS)} and --lengths lengths of 2 or more, "
                          f"not {','.join(map(str, sorted(unknown)))}")
+    lengths = args.lengths or ADDING_LENGTHS
+    budget = args.steps or ADDING_FAIR_STEPS
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    pilot_seed = args.seed + 100        # a seed of its own: the finals do not repeat the pilot's runs
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "adding-runs.jsonl")
-    setting = {"steps": steps, "hidden": args.hidden, "seed": args.seed}
-    done = {(r["cell"], r["T"]): r for r in map(json.loads, open(path) if os.path.exists(path) else [])
-            if all(r[k] == v for k, v in setting.items())}
-    compiled = {}
-    for T in args.lengths or lengths:
-        for cell in args.cells or cells:
-            if (cell, T) in done:
-                continue
-            started = time.perf_counter()
-            curve, solved = train_adding(cell, T, steps, args.hidden, args.seed, compiled=compiled)
-            done[cell, T] = dict(setting, cell=cell, T=T, curve=curve, solved=solved,
-                                 seconds=round(time.perf_counter() - started, 1))
-            with open(path, "a") as log:
-                log.write(json.dumps(done[cell, T]) + "\n")
-            print(f"T={T} {cell}: MSE {curve[-1][1]:.4f}, solved at {solved}, {done[cell, T]['seconds']:.0f} s",
-                  flush=True)
-    missing = [(cell, T) for T in lengths for cell in cells if (cell, T) not in done]
-    if missing:
-        print(f"{len(missing)} runs still to do (e.g. {missing[0]}); the report is written when all are in {path}")
-        return
-    results = {key: (r["curve"], r["solved"]) for key, r in done.items()}
-    plt = pyplot()
-    figure, axes = plt.subplots(1, len(lengths), figsize=(4 * len(lengths), 4), sharey=True)
-    for ax, T in zip(axes, lengths):
-        for n, cell in enumerate(cells):
-            steps_, mse = zip(*results[cell, T][0])
-            ax.semilogy(steps_, mse, color=f"C{n}", label=NAMES[cell])
-        ax.axhline(baseline, color="black", linestyle=":", label="baseline 1/6 (always predict 1)")
-        ax.axhline(0.01, color="gray", linestyle="--", label="solved: MSE 0.01")
-        ax.set_title(f"T = {T}")
-        ax.set_xlabel("training step (batch 20)")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("test mean squared error (500 sequences, log scale)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.08))
-    figure.suptitle(f"The adding problem: hidden {args.hidden}, Adam lr 0.01, clip 1, {steps} steps per cell")
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    pilot = [{"phase": "pilot", "cell": cell, "T": ADDING_PILOT["T"], "seed": pilot_seed, "learning_rate": lr,
+              "hidden": args.hidden, "budget": ADDING_PILOT["budget"], "batch": 20, "check_every": 100}
+             for cell in cells for lr in ADDING_RATES]
+    if not args.report:
+        run_study(pilot, path, address, args.workers, task=run_adding, key=adding_key, noun="runs")
+    rates = pilot_rates(finished_runs(path, adding_key), cells, args.hidden, pilot_seed)
+    final = adding_grid(cells, lengths, seeds, rates, args.hidden, budget, args.cells or ADDING_LONG_CELLS)
+    if not args.report:
+        run_study(final, path, address, args.workers, task=run_adding, key=adding_key, noun="runs",
+                  rerun=lambda old, new: old["status"] == "ok" and old["solved"] is None
+                  and old["budget"] < new["budget"])
+    write_adding(finished_runs(path, adding_key), pilot, final, cells, lengths, seeds, rates, args)
+
+
+def median_steps_to_solve(runs, budget):
+    """The median over the runs of the steps to solve, an unsolved run counting as more than any budget;
+    as text ("> budget" when the median run did not solve)."""
+    steps = sorted(r["solved"] if r["solved"] is not None else np.inf for r in runs)
+    middle = steps[(len(steps) - 1) // 2: len(steps) // 2 + 1]
+    return f"> {budget}" if np.isinf(middle).any() else f"{np.mean(middle):.0f}"
+
+
+def adding_cell(runs, expected, fair):
+    """The table's entry for one cell and length: solved k/n, the median steps to solve, and what is missing,
+    failed or budget-limited."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    text = f"{sum(r['solved'] is not None for r in ok)}/{expected}"
+    if ok and len(ok) == expected:
+        text += f", {median_steps_to_solve(ok, max(r['budget'] for r in ok))}"
+    notes = [f"{expected - len(runs)} to run"] if len(runs) < expected else []
+    notes += [f"seed {r['seed']} {r['status']}" for r in runs if r["status"] != "ok"]
+    limited = [r for r in ok if r["solved"] is None and r["budget"] < fair]
+    if limited:
+        notes.append("budget-limited: " + ", ".join(f"{r['steps']} steps" for r in limited))
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
+    fair = ADDING_FAIR_STEPS
+    get = lambda config: done.get(adding_key(config))
     lines = [f"Each cell has {args.hidden} hidden units (the DG-LSTM two layers of {args.hidden}), a linear output "
-             f"on its last state, Adam (lr 0.01, gradient norm clipped to 1), batches of 20 fresh sequences, "
-             f"{steps} steps, seed {args.seed}. Test: 500 fixed sequences, scored every 100 steps (so the steps to "
-             f"MSE < 0.01 are a multiple of 100). Baseline: predicting 1 gives MSE 1/6 = 0.167.",
-             "", "| cell | " + " | ".join(f"T = {T}: final MSE | T = {T}: steps to MSE < 0.01" for T in lengths) + " |",
-             "|---|" + "---|---|" * len(lengths)]
+             "on its last state and Adam (gradient norm clipped to 1) on batches of 20 fresh sequences. Test: 500 "
+             "fixed sequences per run, scored every 100 steps. Solved: test MSE below 0.01 at two consecutive "
+             "checks; the steps to solve are those of the first (a multiple of 100), and the run stops at the "
+             f"second. Baseline: predicting 1 gives MSE 1/6 = {ADDING_BASELINE:.3f}. Every run is one line of "
+             "`results/adding-runs.jsonl` (phase, learning rate, step budget, curve); the lines without a phase "
+             "are the single-seed runs of an earlier version (one rate, 600 steps) and count nowhere here.", "",
+             "## Pilot: each cell's learning rate", "",
+             f"T = {ADDING_PILOT['T']}, seed {pilot[0]['seed'] if pilot else '-'}, {ADDING_PILOT['budget']} steps "
+             "run to the end whatever the MSE. The rate with the lowest final test MSE (bold) is the cell's in the "
+             "final phase.", "", "| cell | " + " | ".join(f"lr {lr:g}: final MSE" for lr in ADDING_RATES) + " |",
+             "|---|" + "---|" * len(ADDING_RATES)]
+    for cell in cells:
+        row = []
+        for config in (c for c in pilot if c["cell"] == cell):
+            run = get(config)
+            text = ("to run" if run is None else run["status"] if run["status"] != "ok" else
+                    f"{run['curve'][-1][1]:.4f}" + (f" (solved at {run['solved']})" if run["solved"] else ""))
+            row.append(f"**{text}**" if rates.get(cell) == config["learning_rate"] else text)
+        lines.append(f"| {NAMES[cell]} | " + " | ".join(row) + " |")
+    lines += ["", "## Final: solved k/n and median steps to solve", "",
+              f"{len(seeds)} seeds ({', '.join(map(str, seeds))}) per cell and length, each at its pilot's rate, "
+              f"with a budget of {fair} steps ({fair * 20:,} sequences: more than the ~74,000 Hochreiter & "
+              "Schmidhuber (1997) needed at T = 100). The median counts an unsolved run as slower than any budget "
+              "('> budget'). Budget-limited: a run not solved within a budget below that one, with the steps it "
+              f"got. Beyond T = 200 the grid holds the {', '.join(NAMES[c] for c in ADDING_LONG_CELLS)} only.", "",
+              "| cell | lr | " + " | ".join(f"T = {T}" for T in lengths) + " |", "|---|---|" + "---|" * len(lengths)]
     for cell in cells:
         row = []
         for T in lengths:
-            curve, solved = results[cell, T]
-            row += [f"{curve[-1][1]:.4f}", str(solved) if solved else "not solved"]
-        lines.append(f"| {NAMES[cell]} | " + " | ".join(row) + " |")
+            configs = [c for c in final if c["cell"] == cell and c["T"] == T]
+            row.append(adding_cell([r for r in map(get, configs) if r], len(configs), fair) if configs else "-")
+        rate = f"{rates[cell]:g}" if cell in rates else "pilot to run"
+        lines.append(f"| {NAMES[cell]} | {rate} | " + " | ".join(row) + " |")
+    missing = sum(get(c) is None for c in pilot + final) + len(ADDING_RATES) * sum(c not in rates for c in cells)
+    finished = [r for r in map(get, pilot + final) if r]
+    lines += ["", f"Runs logged: {len(finished)} ({sum(r['seconds'] for r in finished) / 3600:.1f} CPU-hours); "
+              + (f"still to run: {missing} or more (the final runs of a cell wait for its pilot). Resume with the "
+                 "same command: finished runs are read from the log, an interrupted one continues from its "
+                 "checkpoint in runs/adding/." if missing else "the grid is complete.")]
+    plt = pyplot()
+    figure, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths), 4.6), sharey=True, squeeze=False)
+    for ax, T in zip(axes[0], lengths):
+        for n, cell in enumerate(cells):
+            runs = [r for r in map(get, (c for c in final if c["cell"] == cell and c["T"] == T))
+                    if r and r["status"] == "ok" and r["curve"]]
+            if not runs:
+                continue
+            steps = np.arange(100, max(r["steps"] for r in runs) + 1, 100)
+            # a run stopped when solved keeps its last score
+            mse = np.array([np.interp(steps, *zip(*r["curve"])) for r in runs])
+            ax.semilogy(steps, np.median(mse, axis=0), color=f"C{n}",
+                        label=f"{NAMES[cell]} (lr {rates[cell]:g})")
+            if len(runs) > 1:
+                ax.fill_between(steps, mse.min(axis=0), mse.max(axis=0), color=f"C{n}", alpha=0.15, linewidth=0)
+        ax.axhline(ADDING_BASELINE, color="black", linestyle=":", label="baseline 1/6 (always predict 1)")
+        ax.axhline(ADDING_SOLVED, color="gray", linestyle="--", label="solved: MSE 0.01")
+        ax.set_title(f"T = {T} steps")
+        ax.set_xlabel("training step (batch of 20 sequences)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].set_ylabel("test mean squared error (500 sequences, log scale)")
+    handles = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=5, fontsize=8,
+                  bbox_to_anchor=(0.5, -0.12))
+    figure.suptitle(f"The adding problem: median of {len(seeds)} seeds (line) and their range (band) per cell, "
+                    f"hidden {args.hidden}, Adam at each cell's pilot rate, up to {fair} steps")
     write_report("adding", "The adding problem", lines, figure)
 
 
@@ -290,7 +447,8 @@ def degenerate(args):
     print(f"largest difference of the open-gated LSTM's probabilities: {against_twice:.1e} from the RNN with one "
           f"more tanh, {against_rnn:.1e} from the plain RNN")
     if args.quick:
-        assert against_twice < 1e-12 and against_rnn > 1e-2, (against_twice, against_rnn)
+        confirm(against_twice < 1e-12 and against_rnn > 1e-2, f"the open-gated LSTM differs by {against_twice:.1e} "
+                f"from the RNN with one more tanh and by {against_rnn:.1e} from the plain RNN")
         print("ok: the open-gated LSTM is the RNN with one more tanh, and not the plain RNN")
         return
     lines = [f"float64, vocabulary {n}, hidden {m}, one random sentence of {T} words, seed {args.seed}. The LSTM's "
@@ -305,7 +463,8 @@ def degenerate(args):
 
 # ---------------------------------------------------------------------------------------- compare
 # Greff et al.'s variants: V, their vanilla LSTM, is our peephole LSTM; each ablation changes one thing in it;
-# NP (no peepholes) is our plain LSTM.  Then the other cells of the library.  name: (train.py model, options)
+# NP (no peepholes) is our plain LSTM.  Then four other cells of the library.  name: (models.REGISTRY name,
+# options).  The study's design, not a list of the library's cells: a trial's seed follows its variant's place here.
 VARIANTS = {"V": ("peephole", {}), "NP": ("lstm", {}), "CIFG": ("peephole", {"coupled": True}),
             **{name: ("peephole", {"ablation": name}) for name in ("NIG", "NFG", "NOG", "NIAF", "NOAF", "FGR")},
             "GRU": ("gru", {}), "RNN": ("rnn", {}), "DG-LSTM": ("dglstm", {}), "CW-RNN": ("cwrnn", {})}
@@ -365,39 +524,49 @@ def run_trial(config):
     return result
 
 
-def finished_trials(path):
-    """The trials already recorded in a study's log (one JSON object per line), by (variant, trial)."""
+def trial_key(record):
+    """A comparison trial's identity in its log."""
+    return record["variant"], record["trial"]
+
+
+def finished_runs(path, key=trial_key):
+    """The runs already recorded in a study's log (one JSON object per line), by key(record); a later line
+    replaces an earlier one of the same key, and lines whose key is None are not the study's."""
     if not os.path.exists(path):
         return {}
     done = {}
     for line in open(path):
         if line.strip():
             record = json.loads(line)
-            done[record["variant"], record["trial"]] = record
+            if key(record) is not None:
+                done[key(record)] = record
     return done
 
 
-def run_study(configs, path, address=None, workers=None):
-    """Run the trials not yet in the log as Ray tasks, appending each result to the log as it arrives
-    (an interrupted study resumes where it stopped).  address: an existing Ray cluster (else a local Ray
-    on this machine's cores), whose nodes need this directory's code, shipped as the job's working directory."""
+def run_study(configs, path, address=None, workers=None, task=None, key=trial_key, noun="trials",
+              rerun=lambda old, new: False):
+    """Run task(config) (default run_trial) as Ray tasks for the configs not yet in the log, appending each
+    result to the log as it arrives (an interrupted study resumes where it stopped); rerun(logged, config)
+    says when a logged run is to run again (a larger budget).  address: an existing Ray cluster (else a
+    local Ray on this machine's cores), whose nodes need this directory's code, shipped as the job's
+    working directory."""
     try:
         import ray
     except ImportError:
-        raise InputError("the comparison runs its trials on Ray: pip install -r requirements-ray.txt") from None
-    done = finished_trials(path)
-    todo = [c for c in configs if (c["variant"], c["trial"]) not in done]
-    print(f"{len(done)} trials already recorded in {path}, {len(todo)} to run", flush=True)
+        raise InputError("the studies run on Ray: pip install -r requirements-ray.txt") from None
+    done = finished_runs(path, key)
+    todo = [c for c in configs if key(c) not in done or rerun(done[key(c)], c)]
+    print(f"{sum(key(c) in done for c in configs)} {noun} already recorded in {path}, {len(todo)} to run", flush=True)
     if not todo:
-        return finished_trials(path)
+        return done
     here = os.path.dirname(os.path.abspath(__file__))
     runtime = ({"working_dir": here, "excludes": [".git", ".venv*", "runs", "results", "__pycache__"]} if address
                else {"env_vars": {"PYTHONPATH": here}})
     ray.init(address=address, num_cpus=None if address else workers, runtime_env=runtime,
              include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(run_trial)
-        pending = {task.remote(c): c for c in todo}
+        remote = ray.remote(num_cpus=1, max_retries=0)(task or run_trial)
+        pending = {remote.remote(c): c for c in todo}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             config = pending.pop(ready[0])
@@ -407,11 +576,13 @@ def run_study(configs, path, address=None, workers=None):
                 result = dict(config, status="failed", curve=[], error=f"{type(error).__name__}: {error}"[:300])
             with open(path, "a") as log:
                 log.write(json.dumps(result) + "\n")
-            print(f"{result['variant']} trial {result['trial']}: {result['status']}, valid perplexity "
-                  f"{result.get('valid_perplexity', float('nan')):.1f}, {result.get('seconds', 0):.0f} s", flush=True)
+            score = (f"valid perplexity {result.get('valid_perplexity', float('nan')):.1f}" if "variant" in result
+                     else f"solved at {result.get('solved')}, {result.get('steps', 0)} steps")
+            print(f"{' '.join(map(str, key(result)))}: {result['status']}, {score}, {result.get('seconds', 0):.0f} s",
+                  flush=True)
     finally:
         ray.shutdown()
-    return finished_trials(path)
+    return finished_runs(path, key)
 
 
 def compare(args):
@@ -425,9 +596,10 @@ def compare(args):
     done = run_study(configs, path, args.address or os.environ.get("RAY_ADDRESS"), args.workers)
     results = [done[c["variant"], c["trial"]] for c in configs if (c["variant"], c["trial"]) in done]
     if args.quick:
-        assert len(results) == len(configs), f"{len(results)} of {len(configs)} trials recorded"
+        confirm(len(results) == len(configs), f"{len(results)} of {len(configs)} trials recorded")
         for r in results:
-            assert r["status"] == "ok" and np.isfinite(r["valid_perplexity"]), r
+            confirm(r["status"] == "ok" and np.isfinite(r["valid_perplexity"]),
+                    f"{r['variant']} trial {r['trial']}: {r['status']}, {r.get('error') or r['valid_perplexity']}")
         print(f"ok: {len(results)} trials on Ray, perplexities " +
               ", ".join(f"{r['variant']} {r['valid_perplexity']:.0f}" for r in results))
         return
@@ -518,43 +690,37 @@ def write_comparison(results, variants, budget, args):
 PAPER = {"ptb-small": ("Zaremba et al. 2014, Table 1 (non-regularized LSTM)", 120.7, 114.5),
          "ptb-small-regularized": ("Kim et al. 2016, LSTM-Word-Small (2x200, dropout 0.5): the target's reference",
                                    "-", 97.6)}
-EPOCH_LINE = re.compile(r"^epoch (\d+): train perplexity ([\d.]+), \w+ perplexity ([\d.]+), (\d+) s "
-                        r"\(([\d,]+) training tokens/s\), learning rate ([\d.e-]+)")
-FINAL_LINE = re.compile(r"^(Valid|Test) perplexity[^:]*: ([\d.]+)|^Total time: (\d+) s")
 QUICK_PTB = ["--max-sentences", "4000", "--hidden-dim", "32", "--embedding-dim", "32", "--vocabulary-size", "2000",
              "--nepoch", "2", "--sample", "0"]
+EPOCH_COLUMNS = ("epoch", "learning_rate", "train_perplexity", "perplexity", "seconds", "tokens_per_second")
 
 
 def read_log(path):
-    """A train.py (or peer) log: its header line, the per-epoch rows and the final numbers."""
-    epochs, final = [], {}
-    with open(path) as f:
-        lines = f.read().splitlines()
-    for line in lines:
-        match = EPOCH_LINE.match(line)
-        if match:
-            epochs.append([float(v.replace(",", "")) for v in match.groups()])
-        match = FINAL_LINE.match(line)
-        if match:
-            split, value, seconds = match.groups()
-            final[split.lower() if split else "seconds"] = float(value or seconds)
-    return {"header": lines[0] if lines else "", "epochs": epochs, "final": final}
+    """A run's JSON-lines log (runlog.py), as the report uses it: the command and header line it started
+    with, a row of EPOCH_COLUMNS per report, and the final numbers (valid, test, seconds)."""
+    records = runlog.read(path)
+    start = next((r for r in records if r["event"] == "start"), {})
+    return {"command": start.get("command", ""), "header": start.get("header", ""),
+            "epochs": [[r[column] for column in EPOCH_COLUMNS] for r in records if r["event"] == "report"],
+            "final": next((r for r in records if r["event"] == "final"), {})}
 
 
-def logged_run(command, path, reuse):
-    """Run a training command, its output shown and kept in path; with reuse, a finished log is kept instead."""
-    if reuse and os.path.exists(path) and "seconds" in read_log(path)["final"]:
-        print(f"reusing {path}")
+def finished(path):
+    """Whether a run's log is complete (has its final numbers)."""
+    return os.path.exists(path) and "seconds" in read_log(path)["final"]
+
+
+def logged_run(command, log, keep, reuse):
+    """Run a training command, its output shown as it comes, and keep its JSON-lines log (written at
+    `log`) in `keep`; with reuse, a complete log already in `keep` is used instead."""
+    if reuse and finished(keep):
+        print(f"reusing {keep}")
         return
     print("$ " + " ".join(command), flush=True)
-    with open(path, "w") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        for line in process.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-            log.flush()
-    if process.wait():
-        raise InputError(f"{command[1]} failed (exit status {process.returncode}); its log is {path}")
+    if subprocess.run(command).returncode:
+        raise InputError(f"{command[1]} failed; its log is {log}")
+    if log != keep:
+        shutil.copyfile(log, keep)
 
 
 def ptb(args):
@@ -562,56 +728,58 @@ def ptb(args):
     same recipe on the same machine: per-epoch tables, final perplexities and wall times, a learning curve."""
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, args.preset + ("-quick" if args.quick else ""))
-    ours = [sys.executable, "train.py", "--preset", args.preset, "--no-progress",
-            "--model-output-file", os.path.join(args.out if args.quick else "runs", os.path.basename(stem) + ".npz")
+    model = os.path.join(args.out if args.quick else "runs", os.path.basename(stem) + ".npz")
+    ours = [sys.executable, "train.py", "--preset", args.preset, "--no-progress", "--model-output-file", model
             ] + (QUICK_PTB if args.quick else [])
-    logged_run(ours, stem + "-ours.log", args.reuse)
-    runs = {"ours": read_log(stem + "-ours.log")}
-    peer = [sys.executable, "bench_torch.py", "--ptb-small"]
+    logged_run(ours, runlog.beside(model), stem + "-ours.jsonl", args.reuse)
+    runs = {"ours": read_log(stem + "-ours.jsonl")}
     if args.preset == "ptb-small" and not args.quick and args.peer:
-        logged_run(peer, stem + "-torch.log", args.reuse)
-        runs["PyTorch"] = read_log(stem + "-torch.log")
+        peer = [sys.executable, "bench_torch.py", "--ptb-small", "--log", stem + "-torch.jsonl"]
+        logged_run(peer, stem + "-torch.jsonl", stem + "-torch.jsonl", args.reuse)
+        runs["PyTorch"] = read_log(stem + "-torch.jsonl")
     if args.quick:
-        (_, train1, valid1, *_), (_, train2, valid2, *_) = runs["ours"]["epochs"][:2]
-        assert train2 < train1 and valid2 < valid1, f"the loss did not fall: {runs['ours']['epochs']}"
+        (_, _, train1, valid1, *_), (_, _, train2, valid2, *_) = runs["ours"]["epochs"][:2]
+        confirm(train2 < train1 and valid2 < valid1, f"the loss did not fall: {runs['ours']['epochs']}")
         print(f"ok: the loss falls: train perplexity {train1:.1f} -> {train2:.1f}, valid {valid1:.1f} -> {valid2:.1f}")
         return
-    write_ptb_report(args.preset, runs, {"ours": ours, "PyTorch": peer}, args.note)
+    write_ptb_report(args.preset, runs, args.note)
 
 
-def write_ptb_report(preset, runs, commands, note=None):
-    import train
-    lines = [f"{train.PRESETS[preset][0]}: `{' '.join(['python'] + commands['ours'][1:4])}`, the corpus as one "
-             "continuous stream (DESIGN.md section 8). Each epoch's line: perplexity of the epoch's training windows "
-             "and of the validation stream (20 streams), wall seconds of the epoch with its evaluation, training "
-             "tokens per second. At the end, valid and test as one stream; the total time counts everything "
-             "from the start of the process (loading, compiling, training, evaluating, sampling).", ""]
+def markdown_table(header, rows):
+    """A markdown table's lines: the header's cells, the rule, then each row's cells."""
+    line = lambda cells: "|" + "".join(f" {cell} |" if cell else " |" for cell in cells)
+    return [line(header), "|" + "---|" * len(header)] + [line(row) for row in rows]
+
+
+def write_ptb_report(preset, runs, note=None):
+    description = PRESETS[preset][0]
+    lines = [f"{description}: `python train.py --preset {preset}`, the corpus as one continuous stream (DESIGN.md "
+             "section 8). Each epoch's line: perplexity of the epoch's training windows and of the validation stream "
+             "(20 streams), wall seconds of the epoch with its evaluation, training tokens per second. At the end, "
+             "valid and test as one stream; the total time counts everything from the start of the process (loading, "
+             "compiling, training, evaluating, sampling).", ""]
     for name, run in runs.items():
-        lines += [f"## {name}", "", f"`{' '.join(['python'] + commands[name][1:])}`", "", f"> {run['header']}", "",
-                  "| epoch | learning rate | train perplexity | valid perplexity | seconds | training tokens/s |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {e:.0f} | {lr:g} | {tr:.2f} | {va:.2f} | {sec:.0f} | {tps:,.0f} |"
-                  for e, tr, va, sec, tps, lr in run["epochs"]]
-        lines.append("")
-    lines += ["## Result", "", "| | valid perplexity | test perplexity | total wall time |", "|---|---|---|---|"]
-    for name, run in runs.items():
-        f = run["final"]
-        lines.append(f"| {name} | {f.get('valid', float('nan')):.2f} | {f.get('test', float('nan')):.2f} | "
-                     f"{f.get('seconds', float('nan')) / 60:.1f} min |")
+        lines += [f"## {name}", "", f"`{run['command']}`", "", f"> {run['header']}", ""]
+        lines += markdown_table(("epoch", "learning rate", "train perplexity", "valid perplexity", "seconds",
+                                 "training tokens/s"),
+                                [(f"{e:.0f}", f"{lr:g}", f"{tr:.2f}", f"{va:.2f}", f"{sec:.0f}", f"{tps:,.0f}")
+                                 for e, lr, tr, va, sec, tps in run["epochs"]]) + [""]
+    final = lambda run, key: run["final"].get(key, float("nan"))
+    rows = [(name, f"{final(run, 'valid'):.2f}", f"{final(run, 'test'):.2f}", f"{final(run, 'seconds') / 60:.1f} min")
+            for name, run in runs.items()]
     if preset in PAPER:
-        source, valid, test = PAPER[preset]
-        lines.append(f"| {source} | {valid} | {test} | |")
+        rows.append((PAPER[preset][0], str(PAPER[preset][1]), str(PAPER[preset][2]), ""))
+    lines += ["## Result", ""] + markdown_table(("", "valid perplexity", "test perplexity", "total wall time"), rows)
     if "PyTorch" in runs:
-        ratio = runs["ours"]["final"]["seconds"] / runs["PyTorch"]["final"]["seconds"]
-        lines += ["", f"Ours / PyTorch wall time: {ratio:.2f}x."]
+        lines += ["", f"Ours / PyTorch wall time: {final(runs['ours'], 'seconds') / final(runs['PyTorch'], 'seconds'):.2f}x."]
     if note:
         lines += ["", f"Note: {note}"]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (name, run), color in zip(runs.items(), ("C0", "C1")):
         epochs = np.array(run["epochs"])
-        ax.plot(epochs[:, 0], epochs[:, 2], marker="o", color=color, label=f"{name}, valid")
-        ax.plot(epochs[:, 0], epochs[:, 1], ls="--", color=color, label=f"{name}, train")
+        ax.plot(epochs[:, 0], epochs[:, 3], marker="o", color=color, label=f"{name}, valid")
+        ax.plot(epochs[:, 0], epochs[:, 2], ls="--", color=color, label=f"{name}, train")
     if preset in PAPER:
         ax.axhline(PAPER[preset][2], color="gray", ls=":", label=f"paper's test perplexity {PAPER[preset][2]}")
     ax.set_xlabel("epoch")
@@ -620,7 +788,7 @@ def write_ptb_report(preset, runs, commands, note=None):
     ax.set_title(f"train.py --preset {preset}", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    write_report(preset, f"{preset}: {train.PRESETS[preset][0]}", lines, fig)
+    write_report(preset, f"{preset}: {description}", lines, fig)
 
 
 def main(argv):
@@ -629,18 +797,23 @@ def main(argv):
     parser.add_argument("--quick", action="store_true", help="the small form CI runs, with its check")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=None, help="hidden units (vanishing 100, adding 128)")
-    parser.add_argument("--steps", type=int, default=600, help="adding: training steps per cell and length")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"adding: each final run's step budget (default {ADDING_FAIR_STEPS}, the fair one)")
+    parser.add_argument("--seeds", type=int, default=3, help="adding: seeds per cell and length (--seed, --seed + 1, ...)")
     parser.add_argument("--lengths", type=lambda text: [int(T) for T in text.split(",")], default=None,
-                        help="adding: only these lengths, e.g. 400 (for splitting the work between processes)")
+                        help=f"adding: the final phase's lengths (default {','.join(map(str, ADDING_LENGTHS))}; "
+                        "beyond 200 only the cells of the minimum grid unless --cells names others)")
     parser.add_argument("--cells", type=lambda text: [name for name in text.split(",") if name], default=None,
                         help=f"adding: only these cells, of {','.join(CELLS)}")
+    parser.add_argument("--report", action="store_true",
+                        help="adding, compare: write the report from the log as it stands, running nothing")
     parser.add_argument("--train-sentences", type=int, default=5000,
                         help="vanishing, compare: training sentences of each short run")
     parser.add_argument("--trials", type=int, default=5, help="compare: random-search trials per variant")
     parser.add_argument("--vocabulary", type=int, default=2000, help="compare: words kept")
-    parser.add_argument("--address", default=None, help="compare: an existing Ray cluster (default: $RAY_ADDRESS, "
-                        "else a local Ray on this machine)")
-    parser.add_argument("--workers", type=int, default=None, help="compare: CPUs of the local Ray (default: all)")
+    parser.add_argument("--address", default=None, help="adding, compare: an existing Ray cluster (default: "
+                        "$RAY_ADDRESS, else a local Ray on this machine)")
+    parser.add_argument("--workers", type=int, default=None, help="adding, compare: CPUs of the local Ray (default: all)")
     parser.add_argument("--out", default="results", help="adding, compare, ptb: where the runs' logs go")
     parser.add_argument("--preset", default="ptb-small", help="ptb: the train.py preset to run")
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="ptb: without the PyTorch peer")
@@ -661,3 +834,5 @@ if __name__ == "__main__":
         main(sys.argv[1:])
     except InputError as error:
         sys.exit(f"experiments.py: {error}")
+    except ClaimFailed as error:
+        sys.exit(f"experiments.py: the claim does not hold: {error}")

@@ -10,46 +10,27 @@ tutorials' environment variables still work (a flag wins over the environment):
 """
 import argparse
 import datetime
-import json
 import math
 import os
-import signal
+import shlex
 import sys
 import time
 
 import numpy as np
 
+import models
 from errors import InputError
+from presets import PRESETS
 
-# --model: (module, class, constructor options beyond the shared ones)
-MODELS = {
-    "rnn": ("rnn_aesara", "RNNAesara", {}),
-    "lstm": ("lstm_aesara", "LSTMAesara", {}),
-    "gru": ("gru_aesara", "GRUAesara", {}),
-    "peephole": ("lstm_aesara", "LSTMAesara", {"peephole": True}),
-    "cifg": ("lstm_aesara", "LSTMAesara", {"coupled": True}),
-    "dglstm": ("dglstm_aesara", "DGLSTMAesara", {}),
-    "cwrnn": ("cwrnn_aesara", "CWRNNAesara", {}),
-}
-STACKED = ("lstm", "peephole", "cifg", "dglstm")     # the models --layers applies to
 
-# --preset: (what it is, its settings); DESIGN.md sections 6 and 8
-ZAREMBA_SMALL = dict(model="lstm", layers=2, hidden_dim=200, embedding_dim=200, init_scale=0.1, unroll=20,
-                     batch_size=20, optimizer="sgd", learning_rate=1.0, lr_decay=0.5, decay_after=4, nepoch=13,
-                     clip=5.0, bptt_truncate=-1, float=32)
-PRESETS = {
-    "ptb-small": ("Zaremba et al. 2014's small LSTM, 2x200, no dropout, on continuous streams", ZAREMBA_SMALL),
-    "ptb-small-regularized": ("the same size with tied embeddings (Press & Wolf 2016) and variational dropout "
-                              "(Gal & Ghahramani 2016)",
-                              {**ZAREMBA_SMALL, "tied": True, "dropout": 0.3, "variational_dropout": True,
-                               "unroll": 35, "nepoch": 30, "decay_after": 8, "lr_decay": 0.8,
-                               "halve_lr_on_rise": True}),
-}
+def takes(flag):
+    """The models that take a shape option of the command line ("layers", "periods")."""
+    return [name for name, e in models.REGISTRY.items() if flag in e.flags]
+
 
 # (flag, environment variable of the tutorials or None, type, default, help)
 SETTINGS = [
-    ("--model", None, str, "lstm", "rnn, lstm, gru, peephole (LSTM with peepholes), cifg (LSTM with coupled "
-     "input and forget gates), dglstm (depth-gated LSTM) or cwrnn (clockwork RNN)"),
+    ("--model", None, str, "lstm", ", ".join(f"{name} ({e.about})" for name, e in models.REGISTRY.items())),
     ("--input-data-file", "INPUT_DATA_FILE", str, None,
      "a .csv (text in column 0, header row) or a text file; default: the Penn Treebank"),
     ("--vocabulary-size", "VOCABULARY_SIZE", int, None,
@@ -57,11 +38,13 @@ SETTINGS = [
     ("--vocabulary-layout", None, str, "gru", "word order of a file's vocabulary: 'gru' (the GRU tutorial's "
      "<MASK/>, UNKNOWN_TOKEN, rarest first) or 'rnnlm' (the RNN tutorial's most common first, UNKNOWN_TOKEN last)"),
     ("--hidden-dim", "HIDDEN_DIM", int, 200, "units in the recurrent layer(s)"),
-    ("--layers", None, int, None, "stacked layers of lstm, peephole, cifg (default 1) or dglstm (default 2; "
-     "the tutorials' GRU always has 2)"),
-    ("--periods", None, str, None, "the clockwork RNN's module periods, ascending, e.g. 1,2,4,8 (the default)"),
-    ("--embedding-dim", "EMBEDDING_DIM", int, None, "an input embedding of this size before the first layer (the GRU "
-     "has its own, of --hidden-dim: the tutorial read EMBEDDING_DIM but never used it, so for gru it must equal that)"),
+    ("--layers", None, int, None, "stacked layers, for " + ", ".join(takes("layers")) + " (default: the model's "
+     "own number)"),
+    ("--periods", None, str, None, "module periods, ascending, e.g. 1,2,4,8, for " + ", ".join(takes("periods"))
+     + " (default: the model's own)"),
+    ("--embedding-dim", "EMBEDDING_DIM", int, None, "an input embedding of this size before the first layer ("
+     + ", ".join(name for name, e in models.REGISTRY.items() if e.own_embedding) + " embeds words itself in "
+     "--hidden-dim dimensions: there it must equal that; the GRU tutorial read EMBEDDING_DIM but never used it)"),
     ("--tied", None, bool, False, "tie the input embedding to the output matrix (Press & Wolf 2016; embedding "
      "size = --hidden-dim)"),
     ("--dropout", None, float, 0.0, "dropout probability on the non-recurrent connections (Zaremba et al. 2014)"),
@@ -74,7 +57,8 @@ SETTINGS = [
      "step size (default: 0.005 for sgd as the RNN tutorial, 0.001 for rmsprop as the GRU one, 0.002 for adam)"),
     ("--nepoch", "NEPOCH", int, 2, "epochs to train in total (0: only evaluate and sample)"),
     ("--model-output-file", "MODEL_OUTPUT_FILE", str, None,
-     "where to save the model (default runs/<model>-<time>-<vocabulary>-<hidden>.npz)"),
+     "where to save the model (default runs/<model>-<time>-<vocabulary>-<hidden>.npz); beside it go its training "
+     "state (.state.npz), learning curve (.png) and a JSON-lines log of every report (.jsonl)"),
     ("--print-every", "PRINT_EVERY", int, 10000, "sentences between progress reports, samples and checkpoints"),
     ("--model-file", "MODEL_FILE", str, None,
      "start from these parameters; with its .state.npz beside it, resume that run exactly"),
@@ -144,19 +128,22 @@ def check(s):
     def need(ok, message):
         if not ok:
             raise InputError(message)
-    need(s["model"] in MODELS, f"--model must be one of {', '.join(MODELS)}, got {s['model']!r}")
-    need(s["layers"] is None or s["model"] in STACKED,
-         f"--layers {s['layers']}: only {', '.join(STACKED)} can be stacked, not {s['model']}")
-    need(s["periods"] is None or s["model"] == "cwrnn", f"--periods is for the clockwork RNN (cwrnn), not {s['model']}")
+    import corpus
+    import optimizers
+    import recurrent
+    model = models.entry(s["model"])
+    need(s["layers"] is None or "layers" in model.flags,
+         f"--layers {s['layers']}: only {', '.join(takes('layers'))} can be stacked, not {s['model']}")
+    need(s["periods"] is None or "periods" in model.flags,
+         f"--periods is for {', '.join(takes('periods'))}, not {s['model']}")
     if s["periods"] is not None:
         try:
             s["periods"] = [int(T) for T in s["periods"].split(",")]
         except ValueError:
             raise InputError(f"--periods must be integers separated by commas, like 1,2,4,8; got {s['periods']!r}")
-    need(s["optimizer"] in ("sgd", "rmsprop", "adam"), f"--optimizer must be sgd, rmsprop or adam, got {s['optimizer']!r}")
-    need(s["vocabulary_layout"] in ("gru", "rnnlm"),
-         f"--vocabulary-layout must be gru or rnnlm, got {s['vocabulary_layout']!r}")
-    need(s["truncation"] in ("theano", "bptt"), f"--truncation must be theano or bptt, got {s['truncation']!r}")
+    for name, allowed in (("optimizer", optimizers.OPTIMIZERS), ("vocabulary_layout", corpus.LAYOUTS),
+                          ("truncation", recurrent.TRUNCATIONS)):
+        need(s[name] in allowed, f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {s[name]!r}")
     need(s["float"] in (None, 32, 64), f"--float must be 32 or 64, got {s['float']}")
     need(s["backend"] in ("c", "jax"), f"--backend must be c or jax, got {s['backend']!r}")
     need(s["devices"] is None or s["backend"] == "jax", "--devices is for the JAX backend (--backend jax)")
@@ -169,11 +156,10 @@ def check(s):
          f"--vocabulary-size must be at least 3, got {s['vocabulary_size']}")
     need(s["clip"] >= 0, f"--clip must not be negative, got {s['clip']}")
     need(s["temperature"] > 0, f"--temperature must be positive, got {s['temperature']}")
-    if s["model"] == "gru":
+    if model.own_embedding:
         need(s["embedding_dim"] in (None, s["hidden_dim"]),
-             f"--embedding-dim {s['embedding_dim']} differs from --hidden-dim {s['hidden_dim']}: the tutorial's GRU "
-             "embeds words in hidden_dim dimensions (its EMBEDDING_DIM was never used)")
-        s["embedding_dim"] = None            # the GRU's own embedding E is that one
+             f"--embedding-dim {s['embedding_dim']} differs from --hidden-dim {s['hidden_dim']}: {model.own_embedding}")
+        s["embedding_dim"] = None            # the model's own embedding is that one
     need(s["embedding_dim"] is None or s["embedding_dim"] >= 1, f"--embedding-dim must be at least 1, got {s['embedding_dim']}")
     need(not s["tied"] or s["embedding_dim"] in (None, s["hidden_dim"]),
          f"--tied: the embedding is the output matrix, of --hidden-dim {s['hidden_dim']} columns, "
@@ -204,84 +190,47 @@ def load_corpus(s):
     return data, index_to_word, word_to_index
 
 
-def model_type(name):
-    """The class of --model name and the constructor options that make it that variant."""
-    import importlib
-    module, cls, variant = MODELS[name]
-    return getattr(importlib.import_module(module), cls), dict(variant)
+def load_model(path, name, cls, options):
+    """The model in a parameter file, which holds its shape, as a model of the class --model names; when it
+    does not load, the message says which model the file holds, if the registry can tell."""
+    from utils import load_model_parameters_aesara, read_arrays
+    try:
+        return load_model_parameters_aesara(path, cls, **options)
+    except InputError as error:
+        held = models.identify(read_arrays(path))
+        if held is None or held.name == name:
+            raise
+        raise InputError(f"{error} (the file holds a {held.title}: --model {held.name})") from None
 
 
 def model_class(s):
     """The class to build, the shared constructor options, and the shape the command line asks for
-    (peepholes, coupled gates, layers, periods); the class's defaults fill in the rest."""
-    cls, shape = model_type(s["model"])
+    (the variant's options, layers, periods); the class's defaults fill in the rest."""
+    model = models.entry(s["model"])
+    shape = dict(model.options)
     if s["layers"] is not None:
         shape["layers"] = s["layers"]
     if s["periods"] is not None:
         shape["periods"] = tuple(s["periods"])
     if s["embedding_dim"] or s["tied"]:
         shape.update(embedding_dim=s["embedding_dim"] or s["hidden_dim"], tied=s["tied"])
-    return cls, dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"], dropout=s["dropout"],
-                     variational=s["variational_dropout"]), shape
+    return model.load(), dict(bptt_truncate=s["bptt_truncate"], truncation=s["truncation"], dropout=s["dropout"],
+                              variational=s["variational_dropout"]), shape
 
 
-def describe(model):
-    """What the header line says about the model's shape beyond its sizes."""
+def describe(model, shown=()):
+    """What the header line says about the model's shape beyond its sizes; shown: the attributes its
+    registry entry names when they are set."""
+    values = {name: getattr(model, name) for name in shown}
     parts = [f"{model.layers} layers"] if model.layers > 1 else []
-    parts += [option for option in ("peephole", "coupled") if getattr(model, option, False)]
+    parts += [name for name, value in values.items() if value is True]          # switches: peephole, coupled
     if model.embedding_dim:
         parts.append(("tied " if model.tied else "") + f"embedding {model.embedding_dim}")
     if model.dropout:
         parts.append(f"{'variational ' if model.variational else ''}dropout {model.dropout:g}")
-    if hasattr(model, "periods"):
-        parts.append("periods " + ",".join(map(str, model.periods)))
+    parts += [f"{name} " + ",".join(map(str, value)) for name, value in values.items()       # lists: periods
+              if value and value is not True]
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def timed_step(model, feed, s, learning_rate):
-    """The tutorials' first line: how long one training step takes (on a copy of the state: the step is
-    undone, and np.random restored, so timing it does not change the run).  Returns (seconds, what the
-    step trained on)."""
-    import training
-    if s["unroll"]:
-        batch = feed.plan()[0]
-        what = f"{s['batch_size']} streams x {s['unroll']} steps"
-    else:                                         # the tutorials timed X_train[10]; in batches, a typical
-        by_length = np.argsort(feed.lengths, kind="stable")          # bucketed batch of median length
-        middle = max(0, len(by_length) // 2 - s["batch_size"] // 2)
-        batch = [min(10, feed.size - 1)] if s["batch_size"] == 1 else by_length[middle:middle + s["batch_size"]].tolist()
-        what = f"{len(batch)} sentences, {sum(feed.lengths[i] for i in batch)} words"
-    options = dict(optimizer=s["optimizer"], clip=s["clip"])
-    saved, random_state = [v.get_value() for v in model.params + model.slots], np.random.get_state()
-    feed.train(model, training.TrainingState(learning_rate), batch, **options)   # compiles, creates the slots
-    saved += [np.zeros_like(v.get_value()) for v in model.slots[len(saved) - len(model.params):]]   # as created
-    start = time.perf_counter()
-    feed.train(model, training.TrainingState(learning_rate), batch, **options)
-    elapsed = time.perf_counter() - start
-    for v, value in zip(model.params + model.slots, saved):
-        v.set_value(value)
-    np.random.set_state(random_state)
-    return elapsed, what
-
-
-def plot_curve(path, history, title, seen="sentences"):
-    if not history:
-        return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from utils import write_atomically
-    seen, loss = zip(*history)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(seen, np.exp(loss), marker="o")
-    ax.set_xlabel(f"{seen} seen")
-    ax.set_ylabel("perplexity")
-    ax.set_yscale("log")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)
 
 
 def main(argv):
@@ -293,7 +242,8 @@ def main(argv):
     if s["backend"] == "jax" or backend.COMPILER == "jax":
         backend.use_jax(s["devices"])
     import training
-    from utils import load_checkpoint, load_model_parameters_aesara, remove_leftovers, state_path
+    from training_run import TrainingRun
+    from utils import load_checkpoint, remove_leftovers, state_path
 
     np.seterr(all="ignore")      # overflow shows up as a non-finite loss, which the loop reports itself
     cls, options, shape = model_class(s)
@@ -307,8 +257,9 @@ def main(argv):
     remove_leftovers(out)
     default_rate = {"sgd": 0.005, "rmsprop": 0.001, "adam": 0.002}[s["optimizer"]]
     state = training.TrainingState(s["learning_rate"] or default_rate)
+    continues = False            # resuming the checkpoint at out, whose log this run continues
     if s["model_file"]:
-        model = load_model_parameters_aesara(s["model_file"], cls, **options)     # the file holds its shape
+        model = load_model(s["model_file"], s["model"], cls, options)
         for option, value in shape.items():
             if getattr(model, option) != value:
                 raise InputError(f"{s['model_file']}: holds a model with {option}={getattr(model, option)}, "
@@ -328,8 +279,9 @@ def main(argv):
                                  f"--batch-size {layout(saved)[1]}; resume with those")
             if s["learning_rate"]:           # given explicitly: it replaces the saved (maybe halved) rate
                 state.learning_rate = s["learning_rate"]
-            print(f"Resuming after {state.examples_seen} {unit(s)} (epoch {state.epoch + 1}), "
-                  f"learning rate {state.learning_rate:g}")
+            continues = os.path.abspath(s["model_file"]) == os.path.abspath(out)
+            print(f"Resuming after {state.examples_seen} {'tokens' if s['unroll'] else 'sentences'} "
+                  f"(epoch {state.epoch + 1}), learning rate {state.learning_rate:g}")
     else:
         model = cls(len(index_to_word), hidden_dim=s["hidden_dim"], **options, **shape)
         if s["init_scale"]:
@@ -338,172 +290,18 @@ def main(argv):
         f"bptt_truncate={model.bptt_truncate}, truncation='{model.truncation}' (" +
         ("the originals' scan: only the last k steps of each sentence" if model.truncation == "theano"
          else "the tutorial's: each output's error flows back k steps") + ")")
-    print(f"{type(model).__name__}{describe(model)}: vocabulary {model.word_dim}, hidden {model.hidden_dim}, {meaning}; "
-          f"{s['optimizer']} lr {state.learning_rate:g}, batch {s['batch_size']}, float{s['float']}, "
-          f"{backend.describe()}; {len(y_train)} training sentences; " + (
-              f"continuous streams: {s['batch_size']} streams of the corpus, windows of {s['unroll']} steps, "
-              "the state carried across windows" if s["unroll"] else "sentence mode: the state starts at zero in "
-              "every sentence"))
+    header = (f"{type(model).__name__}{describe(model, models.entry(s['model']).shown)}: vocabulary "
+              f"{model.word_dim}, hidden {model.hidden_dim}, {meaning}; {s['optimizer']} lr {state.learning_rate:g}, "
+              f"batch {s['batch_size']}, float{s['float']}, {backend.describe()}; {len(y_train)} training sentences; "
+              + (f"continuous streams: {s['batch_size']} streams of the corpus, windows of {s['unroll']} steps, "
+                 "the state carried across windows" if s["unroll"] else "sentence mode: the state starts at zero in "
+                 "every sentence"))
+    print(header)
 
+    run = TrainingRun(model, s, state, data, index_to_word, word_to_index, out, continues=continues)
     if s["nepoch"] > state.epoch:
-        print("Compiling the training step (the first run takes about a minute; then it is cached)...", flush=True)
-        started = time.perf_counter()
-        feed = training.feed(X_train, y_train, s["batch_size"], s["unroll"])
-        seconds, what = timed_step(model, feed, s, state.learning_rate)
-        print(f"Compiled in {time.perf_counter() - started:.0f} s.")
-        print("SGD Step time: %f milliseconds (%s)" % (seconds * 1000, what))
-        sys.stdout.flush()
-        run_training(model, s, state, data, index_to_word, word_to_index, out, feed.size)
-    report(model, s, data, index_to_word, word_to_index, began)
-
-
-def unit(s):
-    """What training counts: sentences, or in stream mode tokens."""
-    return "tokens" if s["unroll"] else "sentences"
-
-
-def evaluation_split(data):
-    return ("valid", data["valid"]) if "valid" in data else ("train", tuple(p[:2000] for p in data["train"]))
-
-
-def evaluation_loss(model, s, X, Y, streams=None):
-    """Mean cross-entropy per predicted word: over sentences, or in stream mode over the corpus as
-    `streams` continuous streams (default --batch-size) in windows of --unroll steps."""
-    import training
-    if s["unroll"]:
-        total, words = training.evaluate_stream(model, training.token_stream(Y), streams or s["batch_size"], s["unroll"])
-    else:
-        total, words = training.evaluate(model, X, Y)
-    return total / words
-
-
-def sample_after(s):
-    """Where sampled sentences start: after SENTENCE_START, or in stream mode after a sentence's end."""
-    from corpus import SENTENCE_END_TOKEN, SENTENCE_START_TOKEN
-    return SENTENCE_END_TOKEN if s["unroll"] else SENTENCE_START_TOKEN
-
-
-def run_training(model, s, state, data, index_to_word, word_to_index, out, epoch_size):
-    import training
-    from utils import save_checkpoint
-    X_train, y_train = data["train"]
-    split, (X_eval, y_eval) = evaluation_split(data)
-    progress = None
-    if s["progress"]:
-        from tqdm import tqdm
-        progress = tqdm(total=epoch_size * s["nepoch"], initial=state.examples_seen, unit=unit(s)[:3],
-                        dynamic_ncols=True, file=sys.stderr, smoothing=0.05)
-    say = progress.write if progress else print
-    recent = {"cost": 0.0, "words": 0}
-    epoch = {"cost": 0.0, "words": 0, "started": time.perf_counter()}
-
-    def on_batch(state, words, cost):
-        if not math.isfinite(cost):
-            raise training.Diverged(f"the loss became {cost} after {state.examples_seen} {unit(s)}")
-        for totals in (recent, epoch):
-            totals["cost"] += cost
-            totals["words"] += words
-        if progress:
-            progress.update(state.examples_seen - progress.n)
-            progress.set_postfix_str(f"train ppl {training.exp_loss(recent['cost'] / recent['words']):.1f}", refresh=False)
-
-    def checkpoint(loss=0.0):
-        """Save, unless the run has diverged: a non-finite parameter, or a non-finite evaluation loss from
-        parameters grown huge but still finite.  The last good checkpoint is then kept."""
-        if not all(np.isfinite(p.get_value(borrow=True)).all() for p in model.params):
-            raise training.Diverged(f"the parameters became NaN or infinite after {state.examples_seen} {unit(s)}")
-        if not math.isfinite(loss):
-            raise training.Diverged(f"the {split} loss became {loss} after {state.examples_seen} {unit(s)}")
-        save_checkpoint(out, model, state, index_to_word, s)
-        plot_curve(out[:-4] + ".png" if out.endswith(".npz") else out + ".png", state.history,
-                   f"{type(model).__name__} {model.hidden_dim} on {s['input_data_file'] or 'Penn Treebank'}", unit(s))
-
-    def samples():
-        """Sentences drawn from np.random without advancing it: training (shuffles, dropout) then draws the
-        same numbers with or without samples, and a checkpoint's random state serves a resume exactly."""
-        random_state = np.random.get_state()
-        for _ in range(s["sample"]):
-            say("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"],
-                                                           after=sample_after(s))))
-        np.random.set_state(random_state)
-
-    def callback(model, state):
-        """Every PRINT_EVERY sentences: evaluate, maybe halve the rate, checkpoint, then sample."""
-        loss = evaluation_loss(model, s, X_eval, y_eval)
-        train_ppl = training.exp_loss(recent["cost"] / max(recent["words"], 1))
-        recent.update(cost=0.0, words=0)
-        halved = training.record_loss(state, loss, s["halve_lr_on_rise"])
-        checkpoint(loss)
-        say(f"\n{datetime.datetime.now().isoformat(timespec='seconds')} ({state.examples_seen} sentences, "
-            f"epoch {state.epoch + 1})\n" + "-" * 50 +
-            f"\nLoss: {loss:f}   {split} perplexity {training.exp_loss(loss):.1f}   "
-            f"(training batches since the last report: {train_ppl:.1f})"
-            + (f"\nSetting learning rate to {state.learning_rate:g}" if halved else ""))
-        samples()
-        say(f"Saved model parameters to {out}.")
-
-    def on_epoch(model, state):
-        """After each epoch: the learning-rate schedule; in stream mode also the epoch's report
-        (evaluation, checkpoint, samples), which sentence mode makes every PRINT_EVERY sentences."""
-        rate = state.learning_rate
-        if state.epoch >= s["decay_after"]:
-            state.learning_rate *= s["lr_decay"]
-        if not s["unroll"]:
-            return
-        trained = time.perf_counter() - epoch["started"]
-        loss = evaluation_loss(model, s, X_eval, y_eval)
-        halved = training.record_loss(state, loss, s["halve_lr_on_rise"])
-        checkpoint(loss)
-        say(f"epoch {state.epoch}: train perplexity {training.exp_loss(epoch['cost'] / max(epoch['words'], 1)):.2f}, "
-            f"{split} perplexity {training.exp_loss(loss):.2f}, {time.perf_counter() - epoch['started']:.0f} s "
-            f"({epoch['words'] / trained:,.0f} training tokens/s), learning rate {rate:g}"
-            + (f"; halved to {state.learning_rate:g}, the {split} loss rose" if halved else ""))
-        samples()
-        epoch.update(cost=0.0, words=0, started=time.perf_counter())
-
-    stop = {}
-
-    def interrupt(signum, frame):   # act at the end of the current batch, where the state is consistent
-        stop["signal"] = signal.Signals(signum).name
-
-    handlers = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        training.train_with_sgd(model, X_train, y_train, state, s["nepoch"], optimizer=s["optimizer"],
-                                clip=s["clip"], batch_size=s["batch_size"], unroll=s["unroll"], callback=callback,
-                                callback_every=0 if s["unroll"] else s["print_every"], on_batch=on_batch,
-                                on_epoch=on_epoch, should_stop=lambda: bool(stop))
-    except training.Interrupted:
-        if progress:
-            progress.close()
-        checkpoint()
-        print(f"{stop['signal']}: saved the model and training state to {out} after {state.examples_seen} "
-              f"{unit(s)}; resume with --model-file {out}", file=sys.stderr)
-        sys.exit(130 if stop["signal"] == "SIGINT" else 143)
-    except training.Diverged as error:
-        raise training.Diverged(f"{error}; the last checkpoint, if any, is kept in {out}") from None
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-        if progress:
-            progress.close()
-    if not state.history or state.history[-1][0] != state.examples_seen:
-        checkpoint()         # the training state as it is: a later resume continues exactly from here
-        print(f"Saved model parameters to {out}.")
-
-
-def report(model, s, data, index_to_word, word_to_index, began):
-    import training
-    how = " (one continuous stream)" if s["unroll"] else ""
-    for split in ("valid", "test"):
-        if split in data:
-            loss = evaluation_loss(model, s, *data[split], streams=1)
-            print(f"{split.capitalize()} perplexity{how}: {training.exp_loss(loss):.2f}", flush=True)
-    print(f"Total time: {time.perf_counter() - began:.0f} s (loading, compiling, training, evaluating)")
-    if s["sample"]:
-        print("Samples:")
-        for _ in range(s["sample"]):
-            print("  " + " ".join(training.generate_sentence(model, index_to_word, word_to_index, s["temperature"],
-                                                             after=sample_after(s))))
+        run.train(header, shlex.join(["python", "train.py"] + list(argv)))
+    run.finish(began)
 
 
 if __name__ == "__main__":

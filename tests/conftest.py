@@ -14,11 +14,10 @@ import backend  # noqa: E402
 
 backend.set_float(64)
 
-from gru_aesara import GRUAesara  # noqa: E402  (after choosing float64)
-from lstm_aesara import LSTMAesara  # noqa: E402
-from rnn_aesara import RNNAesara  # noqa: E402
+import models  # noqa: E402
 
-CLASSES = {"rnn": RNNAesara, "lstm": LSTMAesara, "gru": GRUAesara}
+# the tutorials' models, whose original code wrote the reference files (imported after choosing float64)
+CLASSES = {name: entry.load() for name, entry in models.REGISTRY.items() if entry.tutorial}
 WORD_DIM, HIDDEN_DIM = 20, 7   # the sizes of the original-code reference files in tests/data/original
 
 
