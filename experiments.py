@@ -62,6 +62,12 @@ def write_report(name, title, lines, figure):
     print(f"wrote results/{name}.md" + (f" and results/{name}.png" if figure is not None else ""))
 
 
+def markdown_table(header, rows):
+    """A markdown table's lines: the header's cells, the rule, then each row's cells."""
+    line = lambda cells: "|" + "".join(f" {cell} |" if cell else " |" for cell in cells)
+    return [line(header), "|" + "---|" * len(header)] + [line(row) for row in rows]
+
+
 def pyplot():
     import matplotlib
     matplotlib.use("Agg")
@@ -137,14 +143,11 @@ def vanishing(args):
              f"vocabulary 2000) of the norm of the gradient of word {lag + 1}'s loss with respect to each state, "
              f"for hidden size {args.hidden}. Trained: after one epoch of Adam (lr 0.002, batch 32, clip 5) on the "
              f"first {args.train_sentences} training sentences. A state's gradient is its total derivative "
-             "through every later step (for the LSTM family's cell c, with the same step's h held).", "",
-             "| cell | state | when | " + " | ".join(f"lag {k}" for k in lags) + " | lag 50 / lag 1 |",
-             "|---|---|---|" + "---|" * (len(lags) + 1)]
-    for cell in cells:
-        for when in ("initial", "trained"):
-            for name, norms in curves[cell, when].items():
-                lines.append(f"| {NAMES[cell]} | {name} | {when} | " + " | ".join(f"{norms[k]:.2e}" for k in lags) +
-                             f" | {norms[50] / norms[1]:.1e} |")
+             "through every later step (for the LSTM family's cell c, with the same step's h held).", ""]
+    lines += markdown_table(("cell", "state", "when", *(f"lag {k}" for k in lags), "lag 50 / lag 1"),
+                            [(NAMES[cell], name, when, *(f"{norms[k]:.2e}" for k in lags), f"{norms[50] / norms[1]:.1e}")
+                             for cell in cells for when in ("initial", "trained")
+                             for name, norms in curves[cell, when].items()])
     write_report("vanishing", "Vanishing gradients", lines, figure)
 
 
@@ -743,12 +746,6 @@ def ptb(args):
         print(f"ok: the loss falls: train perplexity {train1:.1f} -> {train2:.1f}, valid {valid1:.1f} -> {valid2:.1f}")
         return
     write_ptb_report(args.preset, runs, args.note)
-
-
-def markdown_table(header, rows):
-    """A markdown table's lines: the header's cells, the rule, then each row's cells."""
-    line = lambda cells: "|" + "".join(f" {cell} |" if cell else " |" for cell in cells)
-    return [line(header), "|" + "---|" * len(header)] + [line(row) for row in rows]
 
 
 def write_ptb_report(preset, runs, note=None):
