@@ -10,9 +10,11 @@ Every other module imports from here, so the differences are handled once:
 - PyTensor's scan will stop returning (outputs, updates): ``scan`` here returns the outputs only;
 - PyTensor compiles with numba by default: we select its C virtual machine, the code Aesara runs;
 - Aesara's C ops (the products inside scan, GEMM updates) call BLAS.  Without one they fall back to
-  numpy through slow temporaries (an in-place GEMM: 3.4 ms instead of 0.5), so we link the OpenBLAS
-  that scipy's wheel ships (through a small shim where its symbols are prefixed), or Intel's MKL where
-  it is installed (requirements-mkl.txt; faster here);
+  numpy through slow temporaries (an in-place GEMM: 3.4 ms instead of 0.5), so we link a current
+  OpenBLAS, the `scipy-openblas32` wheel's (requirements.txt), through a small shim that gives its
+  prefixed symbols their plain names; or Intel's MKL where it is installed (requirements-mkl.txt).
+  The OpenBLAS inside older scipy wheels is the last resort: it predates recent CPUs and runs its
+  generic kernels on them (blas_core() says which kernels run);
 - intermediate results keep their memory between calls (allow_gc=False): fresh allocations of the
   large output-layer arrays at every step cost more in page faults than the arithmetic (Adam: 316 -> 184 ms);
 - both compilers' scan infers the shapes of its whole loop body each time a rewrite touches a loop, and
@@ -26,6 +28,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -110,10 +113,26 @@ def _scipy_openblas():
     return None
 
 
+def _current_openblas():
+    """(folder, file name, symbol prefix) of the OpenBLAS in the `scipy-openblas32` wheel, or None.  It is
+    kept current (scipy's own wheels for Python 3.11 carry a 2022 OpenBLAS that knows no CPU newer than
+    its release and falls back to its generic kernels on them: a fifth of the speed)."""
+    try:
+        wheel = importlib.import_module("scipy_openblas32")
+        return wheel.get_lib_dir(), wheel.get_library(fullname=True), "scipy_"
+    except (ImportError, OSError, IndexError):
+        return None
+
+
 def _plain_blas():
-    """Linker flags for scipy's OpenBLAS when it exports the plain names, else empty."""
+    """Linker flags for scipy's OpenBLAS when it exports the plain names and no current OpenBLAS is
+    installed, else empty."""
+    if _current_openblas():
+        return ""
     found = _scipy_openblas()
-    return f"-L{found[0]} -l:{found[1]}" if found and not found[2] else ""
+    if not found or found[2]:
+        return ""
+    return _linking(f"-L{found[0]} -l:{found[1]}", os.path.join(*found[:2]), "")
 
 
 # The BLAS routines the libraries' C ops call, with their number of (pointer) arguments.
@@ -121,9 +140,10 @@ _BLAS_ROUTINES = {"gemm": 13, "gemv": 11, "ger": 9, "axpy": 6, "copy": 5, "scal"
 
 
 def _prefixed_blas(lib):
-    """Linker flags for a small library that gives scipy's prefixed OpenBLAS routines their plain
-    names (sgemm_ calls scipy_sgemm_, ...), built once into the compile cache; empty if impossible."""
-    found = _scipy_openblas()
+    """Linker flags for a small library that gives a prefixed OpenBLAS's routines (the scipy-openblas32
+    wheel's, else scipy's own) their plain names (sgemm_ calls scipy_sgemm_, ...), built once into the
+    compile cache; empty if impossible."""
+    found = _current_openblas() or _scipy_openblas()
     if not found or not found[2] or not lib.config.cxx:
         return ""
     folder, name, prefix = found
@@ -151,7 +171,7 @@ def _prefixed_blas(lib):
             return ""
         os.replace(partial, target)
     ctypes.CDLL(target, mode=ctypes.RTLD_GLOBAL)
-    return f"-L{where} -lrnnlm_blas -Wl,-rpath,{where}"
+    return _linking(f"-L{where} -lrnnlm_blas -Wl,-rpath,{where}", os.path.join(folder, name), prefix)
 
 
 def _mkl_library():
@@ -178,7 +198,7 @@ def _mkl_blas(lib):
         partial = f"{link}.{os.getpid()}"
         os.symlink(found[-1], partial)
         os.replace(partial, link)
-    return f"-L{where} -lmkl_rt -Wl,-rpath,{os.path.dirname(found[-1])} -Wl,-rpath,{where}"
+    return _linking(f"-L{where} -lmkl_rt -Wl,-rpath,{os.path.dirname(found[-1])} -Wl,-rpath,{where}", found[-1], "")
 
 
 def kernel_compile_args():
@@ -193,6 +213,74 @@ def blas():
     """The BLAS the C ops link: MKL, OpenBLAS, or none."""
     flags = lib.config.blas__ldflags
     return "MKL" if "mkl_rt" in flags else "OpenBLAS" if "blas" in flags else "no C BLAS"
+
+
+# Linker flags we chose -> (the library file behind their BLAS routines, the prefix of its symbols).
+_linked = {}
+
+
+def _linking(flags, path, prefix):
+    _linked[flags] = (path, prefix)
+    return flags
+
+
+class _MKLVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("update", ctypes.c_int),
+                ("status", ctypes.c_char_p), ("build", ctypes.c_char_p), ("processor", ctypes.c_char_p),
+                ("platform", ctypes.c_char_p)]
+
+
+def blas_core():
+    """(version, the kernels it runs on this CPU) of the linked BLAS, as the library reports them, e.g.
+    ('0.3.34', 'SkylakeX') for OpenBLAS or ('2026.2', 'AVX-512') for MKL; None when the BLAS is not one we linked (the user's blas__ldflags) or cannot say.  A library
+    older than the CPU runs generic kernels (OpenBLAS: 'Prescott') at a fraction of the speed."""
+    if lib.config.blas__ldflags not in _linked:
+        return None
+    path, prefix = _linked[lib.config.blas__ldflags]
+    library = ctypes.CDLL(path)
+    if blas() == "MKL":
+        version = _MKLVersion()
+        library.MKL_Get_Version(ctypes.byref(version))
+        processor = version.processor.decode()      # "Intel(R) Advanced Vector ... (Intel(R) AVX-512) ..."
+        short = re.search(r"\(Intel\(R\) ([^)]+)\)", processor)
+        return f"{version.major}.{version.update}", short.group(1) if short else processor.strip()
+    for name in ("get_config", "get_corename"):
+        getattr(library, f"{prefix}openblas_{name}").restype = ctypes.c_char_p
+    config = getattr(library, f"{prefix}openblas_get_config")().decode().split()
+    version = ".".join(config[1].split(".")[:3]) if len(config) > 1 else ""
+    return version, getattr(library, f"{prefix}openblas_get_corename")().decode()
+
+
+# OpenBLAS's kernels for x86-64 CPUs with AVX2 (its names for older cores, such as Prescott, Nehalem or
+# Sandybridge, are the generic fallbacks a library runs on a CPU newer than itself).
+_AVX2_OPENBLAS_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+
+
+def cpu_features():
+    """The instruction-set extensions this CPU offers, as numpy detected them (any platform)."""
+    core = getattr(np, "_core", None) or np.core
+    return {name for name, present in core._multiarray_umath.__cpu_features__.items() if present}
+
+
+def blas_fallback():
+    """A one-line warning when the linked BLAS runs kernels older than this CPU (an OpenBLAS that
+    predates the CPU falls back to its generic ones, at a fifth of the speed), else None."""
+    core = blas_core()
+    if not core or "AVX2" not in cpu_features():
+        return None
+    made_for_avx2 = (core[1].lower() in _AVX2_OPENBLAS_CORES if blas() == "OpenBLAS"
+                     else core[1].startswith(("AVX2", "AVX-512")))
+    if made_for_avx2:
+        return None
+    return (f"{blas()} {core[0]} runs its {core[1]} kernels on this AVX2 CPU, a fraction of its speed (a library "
+            "older than the CPU, or OPENBLAS_CORETYPE or MKL_ENABLE_INSTRUCTIONS set): "
+            "`pip install -r requirements.txt` installs a current OpenBLAS")
+
+
+def blas_label():
+    """The linked BLAS for logs and results files: e.g. 'OpenBLAS 0.3.34 (SkylakeX kernels)'."""
+    core = blas_core()
+    return f"{blas()} {core[0]} ({core[1]} kernels)" if core else blas()
 
 
 # This rewrite folds a scalar factor into a product even when the product has other users, so a
@@ -489,7 +577,7 @@ def describe():
     """The compiler, for logs: e.g. 'aesara 2.9.4 with MKL' or 'pytensor 3.3.8 via JAX 0.12.0.1 on 2 cpu
     devices'.  The C backend names the BLAS its products call, which sets much of a step's time."""
     if COMPILER != "jax":
-        return f"{NAME} {VERSION} with {blas()}"
+        return f"{NAME} {VERSION} with {blas_label()}"
     import jax
     return f"{NAME} {VERSION} via JAX {jax.__version__} on {MESH.size} {MESH.devices.flat[0].platform} device(s)"
 

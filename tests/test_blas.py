@@ -1,0 +1,69 @@
+"""The BLAS behind the C ops' matrix products: a current library, running the kernels made for this CPU.
+
+An OpenBLAS older than the CPU does not recognise it and runs its generic (Prescott) kernels: on a
+recent Intel Xeon, scipy 1.12's OpenBLAS 0.3.21 computed the PTB model's products at a fifth of the speed
+of a current OpenBLAS.  OPENBLAS_CORETYPE (MKL_ENABLE_INSTRUCTIONS for MKL) makes the library run old
+kernels on purpose, so the check is also shown to fail where it should."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import backend
+
+
+def run_python(program, **env):
+    """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_FLAGS")}
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
+                          env={**environment, **env}, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_the_default_install_links_a_blas_that_reports_its_kernels():
+    core = backend.blas_core()
+    assert backend.blas() in ("OpenBLAS", "MKL")
+    assert core is not None and all(core), core
+    assert f"{core[1]} kernels" in backend.describe()
+
+
+def test_the_linked_blas_runs_the_kernels_made_for_this_cpu():
+    """Fails where the BLAS falls back to kernels older than the CPU (Prescott on an AVX2 or AVX-512 CPU)."""
+    assert backend.blas_fallback() is None, backend.blas_fallback()
+    if "AVX2" in backend.cpu_features() and backend.blas() == "OpenBLAS":
+        assert backend.blas_core()[1].lower() not in ("prescott", "core2", "nehalem", "sandybridge")
+
+
+# Each library's switch to an old instruction set, and what it then reports.
+OLD_KERNELS = {"OpenBLAS": ("OPENBLAS_CORETYPE", "Prescott", ("Prescott", "Katmai")),   # current releases: Katmai
+               "MKL": ("MKL_ENABLE_INSTRUCTIONS", "SSE4_2", ("SSE4.2",))}
+
+
+@pytest.mark.skipif("AVX2" not in backend.cpu_features(), reason="a CPU without AVX2 has no faster kernels to miss")
+def test_a_blas_on_kernels_older_than_the_cpu_is_reported():
+    variable, value, reported = OLD_KERNELS[backend.blas()]
+    run = run_python("import backend; print(backend.blas_core()[1]); print(backend.blas_fallback())", **{variable: value})
+    assert run.returncode == 0, run.stderr[-2000:]
+    core, warning = run.stdout.strip().splitlines()
+    assert core in reported
+    assert warning.startswith(backend.blas()) and f"{core} kernels" in warning
+
+
+def test_the_compiled_products_call_the_library_described():
+    """sgemm_ as the compiled modules resolve it is the linked library's (a BLAS loaded earlier into the
+    global namespace once shadowed the one on the link line)."""
+    import ctypes
+
+    import numpy as np
+    from backend import at, function
+    x = at.matrix(dtype="float32")
+    function([x], at.dot(x, x.T))(np.ones((8, 8), np.float32))
+    if backend.blas() != "OpenBLAS":
+        pytest.skip("MKL's binding has its own test (MKL_VERBOSE), in tests/test_kernels.py")
+    info = type("DlInfo", (ctypes.Structure,), {"_fields_": [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p),
+                                                             ("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]})()
+    address = ctypes.cast(ctypes.CDLL(None).sgemm_, ctypes.c_void_p)
+    assert ctypes.CDLL(None).dladdr(address, ctypes.byref(info))
+    library = os.path.basename(info.fname.decode())
+    linked = backend._linked[backend.lib.config.blas__ldflags][0]
+    assert library in ("librnnlm_blas.so", os.path.basename(linked)), library
