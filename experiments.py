@@ -1,4 +1,4 @@
-"""The seed's claims, measured with the library (DESIGN.md section 7):
+"""The LSTM literature's claims, measured with the library (docs/design.md, "Measuring"):
 
     python experiments.py vanishing   how far back the last word's loss reaches: ||dL_T/dh_t|| against the lag
     python experiments.py adding      the adding problem at T = 50 ... 400: which cells carry a value that far
@@ -97,8 +97,13 @@ def gradient_norms(model, sentences):
     return {name: total / len(sentences) for name, total in sums.items()}
 
 
+VANISHING_UNROLL = 20      # train.py --preset ptb-small's windows
+WHEN = ("initial", "trained", "stream")
+
+
 def vanishing(args):
     import training
+    from utils import model_arrays, set_parameters
     rng = np.random.RandomState(args.seed)
     lag = 50
     cells = ("rnn", "lstm") if args.quick else CELLS
@@ -110,19 +115,25 @@ def vanishing(args):
         np.random.seed(args.seed)
         model = build(cell, len(data["index_to_word"]), args.hidden, bptt_truncate=-1)
         curves[cell, "initial"] = gradient_norms(model, sentences)
-        if not args.quick:
+        initial = model_arrays(model)
+        for when, unroll in (() if args.quick else (("trained", 0), ("stream", VANISHING_UNROLL))):
+            set_parameters(model, initial, "the initial model")       # the same start for both modes
+            for slot in model.slots:
+                slot.set_value(np.zeros_like(slot.get_value()))
+            np.random.seed(args.seed)
             state = training.TrainingState(0.002)
-            training.train_with_sgd(model, X, y, state, 1, optimizer="adam", clip=5.0, batch_size=32)
-            curves[cell, "trained"] = gradient_norms(model, sentences)
-        print(cell, {k: f"{v[50]:.2e}" for k, v in curves[cell, "initial"].items()}, flush=True)
+            training.train_with_sgd(model, X, y, state, 1, optimizer="adam", clip=5.0, batch_size=32, unroll=unroll)
+            curves[cell, when] = gradient_norms(model, sentences)
+        print(cell, {f"{when} {k}": f"{v[50]:.2e}" for (c, when), norms in curves.items() if c == cell
+                     for k, v in norms.items()}, flush=True)
     if args.quick:
         rnn, lstm = curves["rnn", "initial"]["s"][50], curves["lstm", "initial"]["s"][50]
         confirm(rnn * 100 <= lstm, f"at lag 50 the RNN's gradient {rnn:.2e} is not 100x below the LSTM's {lstm:.2e}")
         print(f"ok: at lag 50 the untrained RNN's gradient is {lstm / rnn:.0f}x below the LSTM's")
         return
     plt = pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    for ax, when in zip(axes, ("initial", "trained")):
+    figure, axes = plt.subplots(1, 3, figsize=(19, 5.5), sharey=True)
+    for ax, when in zip(axes, WHEN):
         for n, cell in enumerate(cells):
             for name, norms in curves[cell, when].items():
                 cell_state = name.rstrip("0123456789") == "c"
@@ -130,23 +141,39 @@ def vanishing(args):
                     continue
                 ax.semilogy(np.arange(1, lag + 1), norms[1:], color=f"C{n}", linestyle="--" if cell_state else "-",
                             label=f"{NAMES[cell]}: {'cell c' if cell_state else 'state h'} ({name})")
-        ax.set_title("at initialization" if when == "initial" else
-                     f"after one epoch on {args.train_sentences} sentences (Adam)")
+        ax.set_title({"initial": "at initialization",
+                      "trained": f"after one epoch on {args.train_sentences} sentences, sentence mode",
+                      "stream": f"after the same tokens as {VANISHING_UNROLL}-step windows of 32 streams"}[when],
+                     fontsize=10)
         ax.set_xlabel("lag T - t (steps back from the last word)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("mean ||dL_T / d state_t|| (log scale)")
-    axes[1].legend(fontsize=7, ncol=2)
+    axes[2].legend(fontsize=7, ncol=2)
     figure.suptitle(f"Vanishing gradients: how the loss on word {lag + 1} of a Penn Treebank sentence depends on "
                     f"earlier states (hidden {args.hidden}, vocabulary 2000, mean of {len(sentences)} sentences)")
     lags = (1, 10, 20, 50)
     lines = [f"Mean over {len(sentences)} Penn Treebank training sentences of at least {lag + 1} words (cut there; "
              f"vocabulary 2000) of the norm of the gradient of word {lag + 1}'s loss with respect to each state, "
              f"for hidden size {args.hidden}. Trained: after one epoch of Adam (lr 0.002, batch 32, clip 5) on the "
-             f"first {args.train_sentences} training sentences. A state's gradient is its total derivative "
-             "through every later step (for the LSTM family's cell c, with the same step's h held).", ""]
+             f"first {args.train_sentences} training sentences, from the same initial model in two modes: "
+             "'trained', sentence mode (batches of 32 whole sentences, each from zero states, full BPTT); "
+             f"'stream', the same sentences' tokens as one text cut into 32 streams read in windows of "
+             f"{VANISHING_UNROLL} steps, each window starting from the states the previous one ended in (the "
+             "gradient cut there), as train.py --preset ptb-small trains. The same tokens, optimizer and sizes: "
+             "only the streams differ. A state's gradient is its total derivative through every later step (for "
+             "the LSTM family's cell c, with the same step's h held). The gradients are measured the same way "
+             "for both: within one sentence, from zero states.", "",
+             "Lag 50 against lag 1 of each model's longest-lived state (the cell c where there is one, else the "
+             "state), after training in each mode:", ""]
+    longest = {cell: next((n for n in curves[cell, "initial"] if n.rstrip("0123456789") == "c"),
+                          list(curves[cell, "initial"])[-1]) for cell in cells}
+    lines += markdown_table(("cell", "state", "initial", "sentence mode", "stream mode"),
+                            [(NAMES[cell], longest[cell], *(f"{curves[cell, when][longest[cell]][50] / curves[cell, when][longest[cell]][1]:.1e}"
+                                                          for when in WHEN)) for cell in cells])
+    lines += ["", "Every state:", ""]
     lines += markdown_table(("cell", "state", "when", *(f"lag {k}" for k in lags), "lag 50 / lag 1"),
                             [(NAMES[cell], name, when, *(f"{norms[k]:.2e}" for k in lags), f"{norms[50] / norms[1]:.1e}")
-                             for cell in cells for when in ("initial", "trained")
+                             for cell in cells for when in WHEN
                              for name, norms in curves[cell, when].items()])
     write_report("vanishing", "Vanishing gradients", lines, figure)
 
@@ -288,8 +315,10 @@ def adding(args):
     """The protocol: a pilot at T = 100 picks each cell's learning rate (of ADDING_RATES, by final test MSE),
     then every cell runs len(seeds) seeds at each length, to a fair budget or until solved.  Every run is a
     Ray task, logged as it finishes in results/adding-runs.jsonl with its phase, rate and budget, so that an
-    interrupted protocol resumes (an unfinished run from its checkpoint in runs/adding/) and a larger grid
-    can run on a cluster (--address).  The report is written from the log, complete or not."""
+    interrupted protocol resumes (an unfinished run from its checkpoint in runs/adding/; a failed one, e.g.
+    a worker lost, again; a diverged one is a result), a run logged with a smaller budget and unsolved is
+    continued to the new one, and a larger grid can run on a cluster (--address).  The report is written
+    from the log, complete or not."""
     if args.quick:
         curve = train_adding("lstm", 30, 400, 32, args.seed, 0.01, early_stop=False, compiled={})["curve"]
         mse = curve[-1][1]
@@ -297,9 +326,9 @@ def adding(args):
         print(f"ok: the LSTM's MSE at T = 30 is {mse:.4f}, below a quarter of the baseline 1/6")
         return
     cells = args.cells or CELLS
-    unknown = set(cells) - set(CELLS) or {T for T in args.lengths or () if T < 2}
+    unknown = (set(cells) | set(args.long_cells or ())) - set(CELLS) or {T for T in args.lengths or () if T < 2}
     if unknown:
-        raise InputError(f"--cells takes some of {','.join(CELLS)} and --lengths lengths of 2 or more, "
+        raise InputError(f"--cells and --long-cells take some of {','.join(CELLS)} and --lengths lengths of 2 or more, "
                          f"not {','.join(map(str, sorted(unknown)))}")
     lengths = args.lengths or ADDING_LENGTHS
     budget = args.steps or ADDING_FAIR_STEPS
@@ -312,12 +341,13 @@ def adding(args):
               "hidden": args.hidden, "budget": ADDING_PILOT["budget"], "batch": 20, "check_every": 100}
              for cell in cells for lr in ADDING_RATES]
     if not args.report:
-        run_study(pilot, path, address, args.workers, task=run_adding, key=adding_key, noun="runs")
+        run_study(pilot, path, address, args.workers, task=run_adding, key=adding_key, noun="runs",
+                  rerun=lambda old, new: old["status"] == "failed")
     rates = pilot_rates(finished_runs(path, adding_key), cells, args.hidden, pilot_seed)
-    final = adding_grid(cells, lengths, seeds, rates, args.hidden, budget, args.cells or ADDING_LONG_CELLS)
+    final = adding_grid(cells, lengths, seeds, rates, args.hidden, budget, args.long_cells or ADDING_LONG_CELLS)
     if not args.report:
         run_study(final, path, address, args.workers, task=run_adding, key=adding_key, noun="runs",
-                  rerun=lambda old, new: old["status"] == "ok" and old["solved"] is None
+                  rerun=lambda old, new: old["status"] == "failed" or old["status"] == "ok" and old["solved"] is None
                   and old["budget"] < new["budget"])
     write_adding(finished_runs(path, adding_key), pilot, final, cells, lengths, seeds, rates, args)
 
@@ -333,6 +363,8 @@ def median_steps_to_solve(runs, budget):
 def adding_cell(runs, expected, fair):
     """The table's entry for one cell and length: solved k/n, the median steps to solve, and what is missing,
     failed or budget-limited."""
+    if not runs:
+        return f"{expected} to run"
     ok = [r for r in runs if r["status"] == "ok"]
     text = f"{sum(r['solved'] is not None for r in ok)}/{expected}"
     if ok and len(ok) == expected:
@@ -403,8 +435,11 @@ def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
                         label=f"{NAMES[cell]} (lr {rates[cell]:g})")
             if len(runs) > 1:
                 ax.fill_between(steps, mse.min(axis=0), mse.max(axis=0), color=f"C{n}", alpha=0.15, linewidth=0)
+        if not ax.lines:
+            ax.text(0.5, 0.5, "no final runs logged yet", transform=ax.transAxes, ha="center", color="gray")
         ax.axhline(ADDING_BASELINE, color="black", linestyle=":", label="baseline 1/6 (always predict 1)")
         ax.axhline(ADDING_SOLVED, color="gray", linestyle="--", label="solved: MSE 0.01")
+        ax.set_xlim(0, max([c["budget"] for c in final] + [100]))
         ax.set_title(f"T = {T} steps")
         ax.set_xlabel("training step (batch of 20 sequences)")
         ax.grid(True, which="both", alpha=0.3)
@@ -419,9 +454,9 @@ def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
 
 # ---------------------------------------------------------------------------------------- degenerate
 def degenerate(args):
-    """The seed's claim that an LSTM whose gates are held open (f = 0, i = 1, o = 1) is an RNN with one more
-    tanh, s_t = tanh(tanh(U x_t + W s_{t-1})): the LSTM's probabilities against that recurrence in numpy and
-    against our RNN with the same U, W and V (tests/test_models.py asserts the same)."""
+    """The WildML tutorial's claim (part 4) that an LSTM whose gates are held open (f = 0, i = 1, o = 1) is an
+    RNN with one more tanh, s_t = tanh(tanh(U x_t + W s_{t-1})): the LSTM's probabilities against that
+    recurrence in numpy and against our RNN with the same U, W and V (tests/test_models.py asserts the same)."""
     from rnn_aesara import RNNAesara
     np.random.seed(args.seed)
     n, m, T = 50, 16, 30
@@ -596,7 +631,8 @@ def compare(args):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "compare-quick-trials.jsonl" if args.quick else "compare-trials.jsonl")
     configs = trial_configs(variants, trials, args.seed, budget)
-    done = run_study(configs, path, args.address or os.environ.get("RAY_ADDRESS"), args.workers)
+    done = (finished_runs(path) if args.report else
+            run_study(configs, path, args.address or os.environ.get("RAY_ADDRESS"), args.workers))
     results = [done[c["variant"], c["trial"]] for c in configs if (c["variant"], c["trial"]) in done]
     if args.quick:
         confirm(len(results) == len(configs), f"{len(results)} of {len(configs)} trials recorded")
@@ -609,23 +645,74 @@ def compare(args):
     write_comparison(results, variants, budget, args)
 
 
-def median_ratio_interval(perplexities, reference, rng, resamples=2000):
-    """90% bootstrap interval of median(perplexities) / median(reference) - 1."""
-    mine = np.median(rng.choice(perplexities, (resamples, len(perplexities))), axis=1)
-    theirs = np.median(rng.choice(reference, (resamples, len(reference))), axis=1)
-    return tuple(np.percentile(mine / theirs - 1, [5, 95]))
+GREFF_FINDINGS = (("NFG", "hurts"), ("NOAF", "hurts"), ("CIFG", "costs nothing"), ("NP", "costs nothing"))
+EQUIVALENCE = 0.05      # "costs nothing": the whole interval of the ratio to V within +-5%
+
+
+def adjusted_log_perplexity(trials, variants):
+    """Each trial's log perplexity less the part its hyperparameters explain, from one least-squares fit
+    of log perplexity on the variant (one level each), log learning rate and its square, and log hidden
+    size: the score it would have had at a common learning rate and size (an analysis of covariance)."""
+    log_lr = np.log10([r["learning_rate"] for r in trials])
+    log_hidden = np.log([r["hidden"] for r in trials])
+    covariates = np.stack([log_lr - log_lr.mean(), (log_lr - log_lr.mean()) ** 2, log_hidden - log_hidden.mean()], 1)
+    levels = np.array([[r["variant"] == v for v in variants] for r in trials], float)
+    y = np.log([r["valid_perplexity"] for r in trials])
+    coefficients = np.linalg.lstsq(np.hstack([levels, covariates]), y, rcond=None)[0]
+    return y - covariates @ coefficients[len(variants):]
+
+
+def variance_shares(trials):
+    """{factor: eta squared}: the share of the variance of log perplexity over all trials that each factor
+    explains alone (a one-way analysis of variance; the learning rate in 5 bins of equal count)."""
+    y = np.log([r["valid_perplexity"] for r in trials])
+    lr = np.array([r["learning_rate"] for r in trials])
+    bins = np.searchsorted(np.quantile(lr, [0.2, 0.4, 0.6, 0.8]), lr)
+    factors = {"learning rate (5 bins)": bins, "hidden size (6 values)": [r["hidden"] for r in trials],
+               "variant": [r["variant"] for r in trials]}
+    shares = {}
+    for name, groups in factors.items():
+        groups = np.asarray(groups)
+        between = sum((groups == g).sum() * (y[groups == g].mean() - y.mean()) ** 2 for g in np.unique(groups))
+        shares[name] = between / ((y - y.mean()) ** 2).sum()
+    return shares
+
+
+def welch_against(scores, reference, comparisons, alpha=0.05):
+    """Welch's t-test of a variant's mean (log) score against V's, Bonferroni-corrected for `comparisons`
+    tests: (corrected p, ratio of geometric means - 1, its interval at 1 - alpha / comparisons)."""
+    from scipy import stats
+    test = stats.ttest_ind(scores, reference, equal_var=False)
+    interval = test.confidence_interval(1 - alpha / comparisons)
+    return (min(1.0, test.pvalue * comparisons), float(np.exp(np.mean(scores) - np.mean(reference)) - 1),
+            (float(np.exp(interval.low) - 1), float(np.exp(interval.high) - 1)))
+
+
+def greff_verdict(claim, p, interval, alpha=0.05):
+    """Reproduced, contradicted or undecided, for 'hurts' (significantly worse than V) and 'costs
+    nothing' (not significantly different, and the interval inside +-EQUIVALENCE)."""
+    low, high = interval
+    if claim == "hurts":
+        return "reproduced" if p < alpha and low > 0 else "contradicted" if p < alpha and high < 0 else "undecided"
+    if p < alpha:
+        return "contradicted"
+    return "reproduced" if -EQUIVALENCE <= low and high <= EQUIVALENCE else "undecided"
 
 
 def write_comparison(results, variants, budget, args):
     ok = {v: [r for r in results if r["variant"] == v and r["status"] == "ok"] for v in variants}
     ppl = {v: np.array([r["valid_perplexity"] for r in ok[v]]) for v in variants}
     ranked = sorted((v for v in variants if len(ppl[v])), key=lambda v: np.median(ppl[v]))
-    # The learning rate's share of the spread: a least-squares line of log perplexity on log learning rate
-    # over every trial; each trial's perplexity over the line's is its score at an equal learning rate.
     every = [r for v in ranked for r in ok[v]]
-    log_lr, log_ppl = np.log10([r["learning_rate"] for r in every]), np.log([r["valid_perplexity"] for r in every])
-    slope, intercept = np.polyfit(log_lr, log_ppl, 1)
-    adjusted = {v: ppl[v] / np.exp(slope * np.log10([r["learning_rate"] for r in ok[v]]) + intercept) for v in ranked}
+    adjusted = dict(zip(map(id, every), adjusted_log_perplexity(every, ranked)))
+    scores = {v: np.array([adjusted[id(r)] for r in ok[v]]) for v in ranked}
+    others = [v for v in ranked if v != "V"]
+    raw = {v: welch_against(np.log(ppl[v]), np.log(ppl["V"]), len(others)) for v in others}
+    equal = {v: welch_against(scores[v], scores["V"], len(others)) for v in others}
+    shares = variance_shares(every)
+    within = {v: np.corrcoef(np.log10([r["learning_rate"] for r in ok[v]]), np.log(ppl[v]))[0, 1] ** 2
+              for v in ranked if len(ok[v]) > 2}
+    trials = min(len(ok[v]) for v in ranked)
     plt = pyplot()
     figure, (box, scatter) = plt.subplots(1, 2, figsize=(15, 5.5))
     box.boxplot([ppl[v] for v in ranked], tick_labels=ranked)
@@ -634,58 +721,74 @@ def write_comparison(results, variants, budget, args):
     box.tick_params(axis="x", labelrotation=45)
     box.set_title("Distribution over the random search's trials")
     for n, v in enumerate(ranked):
-        scatter.scatter([r["parameters"] / 1e6 for r in ok[v]], ppl[v], color=f"C{n % 10}",
-                        marker="os^"[n // 10], label=v)
-    scatter.set_xlabel("learned parameters (millions)")
+        scatter.scatter([r["learning_rate"] for r in ok[v]], ppl[v], color=f"C{n % 10}", marker="os^"[n // 10],
+                        label=v)
+    scatter.set_xscale("log")
+    scatter.set_xlabel("learning rate (Adam, log scale)")
     scatter.set_ylabel("validation perplexity")
-    scatter.set_title("Size against perplexity, one point per trial")
+    scatter.set_title("Learning rate against perplexity, one point per trial")
     scatter.legend(fontsize=7, ncol=2)
     for ax in (box, scatter):
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    figure.suptitle(f"Greff-style comparison: {args.trials} random-search trials per variant, each one epoch of "
-                    f"Adam on {budget['sentences']} PTB sentences (vocabulary {budget['vocabulary']})")
-    relative = lambda scores, v: float(np.median(scores[v]) / np.median(scores["V"]) - 1)
-    interval = {v: median_ratio_interval(adjusted[v], adjusted["V"], np.random.RandomState(args.seed)) for v in ranked}
+    figure.suptitle(f"Greff-style comparison: {trials} or more random-search trials per variant, each one epoch "
+                    f"of Adam on {budget['sentences']} PTB sentences (vocabulary {budget['vocabulary']})")
     lines = [f"Each trial trains one variant from its own seed with a learning rate drawn log-uniform from "
              f"[3e-4, 3e-2] (Adam, gradient norm clipped to 5) and a hidden size drawn from {HIDDEN_SIZES}, for one "
              f"epoch over the first {budget['sentences']} Penn Treebank training sentences (vocabulary "
              f"{budget['vocabulary']}, batches of 32, full BPTT), and is scored by its perplexity on the first "
              f"{budget['valid']} validation sentences. V is Greff et al.'s vanilla LSTM (our peephole LSTM); NP, "
-             "CIFG, NIG, NFG, NOG, NIAF, NOAF and FGR each change one thing in it (DESIGN.md section 3). Trials ran "
-             f"as Ray tasks, {sum(r.get('seconds', 0) for r in results) / 60:.0f} CPU-minutes in all; "
+             "CIFG, NIG, NFG, NOG, NIAF, NOAF and FGR each change one thing in it. Trials ran as Ray tasks, "
+             f"{sum(r.get('seconds', 0) for r in results) / 3600:.1f} CPU-hours in all; "
              "`results/compare-trials.jsonl` holds every trial's settings, curve and result.", "",
-             f"At this budget the learning rate decides most of the outcome: over all trials the correlation of log "
-             f"perplexity with log learning rate is {np.corrcoef(log_lr, log_ppl)[0, 1]:.2f} (a tenfold rate: "
-             f"perplexity x{10 ** slope:.2f}). The column 'at an equal learning rate' compares each trial's "
-             "perplexity with that trend's at its rate, which takes the luck of the draw out of the comparison.", "",
-             "| variant | trials ok / run | median perplexity | best | median vs V | at an equal learning rate: "
-             "median vs V (90% bootstrap interval) | median parameters |", "|---|---|---|---|---|---|---|"]
+             "**The test.** Greff et al. (2015) marked a variant as different from V by Welch's t-test at "
+             "p < 0.05. Here: Welch's t-test of each variant's mean log perplexity against V's, with a Bonferroni "
+             f"correction, the p-value multiplied by the {len(others)} comparisons (significant: "
+             "corrected p < 0.05), the difference shown as the ratio of geometric means less 1 with its "
+             f"{100 - 5 / len(others):.1f}% (Bonferroni) interval. Greff's trials were tuned by a random search of "
+             "200 trials and he tested the best 10%; ours are every trial of a random search over the learning "
+             "rate and size, so each test is run twice: on the raw perplexities, and at an equal learning rate "
+             "and size, where each trial's log perplexity is less the part that a least-squares fit (variant, "
+             "log learning rate and its square, log hidden size) attributes to its hyperparameters.", "",
+             "| variant | trials ok / run | median perplexity | best | raw: vs V (interval), corrected p | "
+             "at an equal learning rate and size: vs V (interval), corrected p | median parameters |",
+             "|---|---|---|---|---|---|---|"]
     for v in ranked:
-        low, high = interval[v]
+        cells = [f"{d:+.1%} ({low:+.0%} to {high:+.0%}), {p:.2g}" for p, d, (low, high) in
+                 ((raw[v], equal[v]) if v != "V" else ())] or ["reference", "reference"]
         lines.append(f"| {v} | {len(ok[v])} / {sum(r['variant'] == v for r in results)} | {np.median(ppl[v]):.1f} | "
-                     f"{ppl[v].min():.1f} | {relative(ppl, v):+.1%} | {relative(adjusted, v):+.1%} ({low:+.0%} to "
-                     f"{high:+.0%}) | {int(np.median([r['parameters'] for r in ok[v]])):,} |")
+                     f"{ppl[v].min():.1f} | {cells[0]} | {cells[1]} | "
+                     f"{int(np.median([r['parameters'] for r in ok[v]])):,} |")
     failed = [r for r in results if r["status"] != "ok"]
     lines += ["", f"Failed or diverged trials: {len(failed)}" + "".join(
         f"\n- {r['variant']} trial {r['trial']} (lr {r['learning_rate']:.2g}, hidden {r['hidden']}): {r['error']}"
         for r in failed)]
-    lines += ["", "**Against Greff et al.'s findings**, at an equal learning rate: a variant hurts if the 90% interval "
-              "of its median relative to V's lies above +5%, helps if below -5%, costs nothing if inside +-5%; "
-              "otherwise these trials cannot tell.", ""]
-    for v, claim in (("NFG", "hurts"), ("NOAF", "hurts"), ("CIFG", "costs nothing"), ("NP", "costs nothing")):
-        if v in adjusted:
-            low, high = interval[v]
-            verdict = ("hurts" if low > 0.05 else "helps" if high < -0.05 else
-                       "costs nothing" if -0.05 <= low and high <= 0.05 else None)
-            lines.append(f"- {v}: Greff: {claim}. Here: {relative(adjusted, v):+.1%} ({low:+.0%} to {high:+.0%}): "
-                         + ("agrees." if verdict == claim else f"{verdict}, which does not agree." if verdict
-                            else f"{len(ppl[v])} trials cannot tell."))
-    best = ranked[0]
-    beaten = [v for v in ranked[1:] if ppl[v].min() < np.median(ppl[best])]
-    lines.append(f"- No variant always best: the best median is {best}'s ({np.median(ppl[best]):.1f}); "
-                 + (f"the best trials of {', '.join(beaten)} beat that median, so {best} does not win every trial."
-                    if beaten else "no other variant's best trial beats it."))
+    lines += ["", "**The learning rate's share of the variance** (Greff et al.'s fANOVA finding: the learning rate "
+              "is by far the most important hyperparameter). Without fANOVA's random forest: the share of the "
+              "variance of log perplexity over all trials that each factor explains alone (eta squared of a one-way "
+              "analysis of variance):", "", "| factor | share of the variance |", "|---|---|"]
+    lines += [f"| {name} | {share:.0%} |" for name, share in shares.items()]
+    lines += ["", f"Within a variant, log learning rate alone explains a median {np.median(list(within.values())):.0%} "
+              f"of the variance of log perplexity (R^2 of a line, {min(within.values()):.0%} to "
+              f"{max(within.values()):.0%} over the variants).", "",
+              "**Against Greff et al.'s findings**, at an equal learning rate and size (reproduced: a significant "
+              f"difference in the claimed direction, or for 'costs nothing' no significant difference and the whole "
+              f"interval within +-{EQUIVALENCE:.0%}; contradicted: significant the other way; undecided otherwise):",
+              ""]
+    for v, claim in GREFF_FINDINGS:
+        if v in equal:
+            p, d, (low, high) = equal[v]
+            lines.append(f"- {v} {claim} (Greff): {greff_verdict(claim, p, (low, high))}: {d:+.1%} "
+                         f"({low:+.0%} to {high:+.0%}), corrected p = {p:.2g}, {len(ok[v])} trials.")
+    better = [v for v in others if equal[v][0] < 0.05 and equal[v][2][1] < 0]
+    lines.append("- No variant improves on V significantly (Greff): " + (
+        f"contradicted: {', '.join(better)} significantly better." if better else
+        "reproduced at this power: none is significantly better (the intervals above say how large an "
+        "improvement these trials could still miss)."))
+    biggest = max(shares, key=shares.get)
+    lines.append(f"- The learning rate matters most (Greff): {'reproduced' if biggest.startswith('learning') else 'contradicted'}"
+                 f": it explains {shares['learning rate (5 bins)']:.0%} of the variance, the hidden size "
+                 f"{shares['hidden size (6 values)']:.0%}, the variant {shares['variant']:.0%}.")
     write_report("compare", "Greff-style comparison of the recurrent cells", lines, figure)
 
 
@@ -750,11 +853,11 @@ def ptb(args):
 
 def write_ptb_report(preset, runs, note=None):
     description = PRESETS[preset][0]
-    lines = [f"{description}: `python train.py --preset {preset}`, the corpus as one continuous stream (DESIGN.md "
-             "section 8). Each epoch's line: perplexity of the epoch's training windows and of the validation stream "
-             "(20 streams), wall seconds of the epoch with its evaluation, training tokens per second. At the end, "
-             "valid and test as one stream; the total time counts everything from the start of the process (loading, "
-             "compiling, training, evaluating, sampling).", ""]
+    lines = [f"{description}: `python train.py --preset {preset}`, the corpus as one continuous stream "
+             "(docs/design.md, \"Continuous streams\"). Each epoch's line: perplexity of the epoch's training windows "
+             "and of the validation stream (20 streams), wall seconds of the epoch with its evaluation, training "
+             "tokens per second. At the end, valid and test as one stream; the total time counts everything from the "
+             "start of the process (loading, compiling, training, evaluating, sampling).", ""]
     for name, run in runs.items():
         lines += [f"## {name}", "", f"`{run['command']}`", "", f"> {run['header']}", ""]
         lines += markdown_table(("epoch", "learning rate", "train perplexity", "valid perplexity", "seconds",
@@ -798,10 +901,11 @@ def main(argv):
                         help=f"adding: each final run's step budget (default {ADDING_FAIR_STEPS}, the fair one)")
     parser.add_argument("--seeds", type=int, default=3, help="adding: seeds per cell and length (--seed, --seed + 1, ...)")
     parser.add_argument("--lengths", type=lambda text: [int(T) for T in text.split(",")], default=None,
-                        help=f"adding: the final phase's lengths (default {','.join(map(str, ADDING_LENGTHS))}; "
-                        "beyond 200 only the cells of the minimum grid unless --cells names others)")
+                        help=f"adding: the final phase's lengths (default {','.join(map(str, ADDING_LENGTHS))})")
     parser.add_argument("--cells", type=lambda text: [name for name in text.split(",") if name], default=None,
-                        help=f"adding: only these cells, of {','.join(CELLS)}")
+                        help=f"adding: only these cells, in this order, of {','.join(CELLS)}")
+    parser.add_argument("--long-cells", type=lambda text: [name for name in text.split(",") if name], default=None,
+                        help=f"adding: the cells run beyond T = 200 (default {','.join(ADDING_LONG_CELLS)})")
     parser.add_argument("--report", action="store_true",
                         help="adding, compare: write the report from the log as it stands, running nothing")
     parser.add_argument("--train-sentences", type=int, default=5000,

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,3 +67,81 @@ def test_a_failing_or_diverging_trial_is_a_result_not_a_crash():
     assert failed["status"] == "failed" and "modules" in failed["error"]
     diverged = trial(learning_rate=1e12)
     assert diverged["status"] == "diverged" and "perplexity" in diverged["error"]
+
+
+# ------------------------------------------------------------------ the adding problem's protocol
+def test_an_adding_run_continues_from_its_checkpoint_exactly(tmp_path):
+    """Stopped after two checks and started again with its full budget, a run scores exactly as one that
+    ran through: the parameters, Adam's state and the data stream all come back."""
+    import experiments
+    compiled, path = {}, str(tmp_path / "run.pkl")
+    run = dict(cell="rnn", T=8, hidden=8, seed=3, learning_rate=0.01, check_every=10, early_stop=False,
+               compiled=compiled)
+    through = experiments.train_adding(budget=40, **run)
+    experiments.train_adding(budget=20, checkpoint=path, **run)
+    resumed = experiments.train_adding(budget=40, checkpoint=path, **run)
+    assert [step for step, _ in through["curve"]] == [10, 20, 30, 40]
+    assert resumed == through
+
+
+def test_solved_takes_two_consecutive_checks_and_an_unsolved_run_counts_as_slowest():
+    import experiments
+    assert experiments.first_solved([(100, 0.005), (200, 0.02), (300, 0.009), (400, 0.008)]) == 300
+    assert experiments.first_solved([(100, 0.5), (200, 0.005)]) is None
+    runs = [{"solved": 300}, {"solved": None}, {"solved": 500}]
+    assert experiments.median_steps_to_solve(runs, 4000) == "500"
+    assert experiments.median_steps_to_solve(runs[:2] + [{"solved": None}], 4000) == "> 4000"
+    assert experiments.median_steps_to_solve(runs[:1] + runs[2:], 4000) == "400"     # an even count: the mean
+
+
+def test_the_pilot_picks_the_lowest_final_mse_and_the_table_says_what_is_limited_or_missing():
+    import experiments
+    pilot = {("pilot", "lstm", 100, 7, lr, 16): {"status": "ok", "learning_rate": lr, "curve": [(1000, mse)]}
+             for lr, mse in zip(experiments.ADDING_RATES, (0.05, 0.002, 0.2))}
+    assert experiments.pilot_rates(pilot, ["lstm", "gru"], 16, 7) == {"lstm": experiments.ADDING_RATES[1]}
+    grid = experiments.adding_grid(["rnn", "dglstm"], [50, 400], [1, 2, 3], {"rnn": 0.01, "dglstm": 0.003}, 16, 4000)
+    assert sorted({(c["cell"], c["T"]) for c in grid}) == [("dglstm", 50), ("rnn", 50), ("rnn", 400)]
+    ok = {"status": "ok", "budget": 4000, "steps": 4000}
+    runs = [dict(ok, seed=1, solved=800), dict(ok, seed=2, solved=None, budget=1500, steps=1500)]
+    assert experiments.adding_cell(runs, 3, 4000) == "1/3 (1 to run; budget-limited: 1500 steps)"
+    runs.append(dict(ok, seed=3, solved=600))
+    assert experiments.adding_cell(runs, 3, 4000) == "2/3, 800 (budget-limited: 1500 steps)"
+
+
+# ------------------------------------------------------------------ the comparison's statistics
+def test_welch_against_v_matches_the_formula_with_a_bonferroni_interval():
+    from scipy import stats
+    import experiments
+    rng = np.random.RandomState(0)
+    a, b = rng.normal(5.0, 0.1, 12), rng.normal(4.9, 0.3, 20)
+    se2 = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / np.sqrt(sum(se2))
+    df = sum(se2) ** 2 / (se2[0] ** 2 / (len(a) - 1) + se2[1] ** 2 / (len(b) - 1))      # Welch-Satterthwaite
+    p, ratio, (low, high) = experiments.welch_against(a, b, comparisons=4)
+    assert p == pytest.approx(min(1, 4 * 2 * stats.t.sf(abs(t), df)))
+    assert ratio == pytest.approx(np.exp(a.mean() - b.mean()) - 1)
+    half = stats.t.ppf(1 - 0.05 / 4 / 2, df) * np.sqrt(sum(se2))
+    assert (low, high) == pytest.approx((np.exp(a.mean() - b.mean() - half) - 1, np.exp(a.mean() - b.mean() + half) - 1))
+    assert experiments.greff_verdict("hurts", 0.01, (0.02, 0.3)) == "reproduced"
+    assert experiments.greff_verdict("hurts", 0.01, (-0.3, -0.02)) == "contradicted"
+    assert experiments.greff_verdict("costs nothing", 0.9, (-0.03, 0.04)) == "reproduced"
+    assert experiments.greff_verdict("costs nothing", 0.9, (-0.03, 0.08)) == "undecided"
+
+
+def test_the_learning_rate_adjustment_recovers_the_variants_effects_and_the_shares_their_source():
+    """Trials whose log perplexity is a variant's effect plus a quadratic in log learning rate and a term in
+    log hidden size: the adjusted scores differ by the effects alone, and the learning rate, which drives
+    most of the spread, gets most of the variance."""
+    import experiments
+    rng = np.random.RandomState(1)
+    effects = {"V": 0.0, "NFG": 0.1, "CIFG": -0.05}
+    trials = [{"variant": v, "learning_rate": 10 ** rng.uniform(-3.5, -1.5), "hidden": int(rng.choice([48, 96, 128]))}
+              for v in effects for _ in range(15)]
+    for r in trials:
+        x = np.log10(r["learning_rate"])
+        r["valid_perplexity"] = float(np.exp(5 + effects[r["variant"]] - 0.8 * x + 0.3 * x ** 2 - 0.1 * np.log(r["hidden"])))
+    adjusted = experiments.adjusted_log_perplexity(trials, list(effects))
+    for r, score in zip(trials, adjusted):
+        assert score - adjusted[0] == pytest.approx(effects[r["variant"]] - effects[trials[0]["variant"]], abs=1e-9)
+    shares = experiments.variance_shares(trials)
+    assert shares["learning rate (5 bins)"] > 0.8 and shares["variant"] < 0.1
