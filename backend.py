@@ -1,7 +1,7 @@
 """The one place that imports the tensor compiler: Aesara where it imports (Python <= 3.11), PyTensor,
 its maintained continuation, otherwise.  ``RNNLM_BACKEND=aesara`` or ``=pytensor`` forces a choice, and
 ``RNNLM_BACKEND=jax`` selects PyTensor compiling to JAX (XLA) instead of C: the route to a GPU
-(DESIGN.md section 9; use_jax() switches an imported PyTensor over).
+(docs/design.md, "Backends"; use_jax() switches an imported PyTensor over).
 
 The tutorials' THEANO_FLAGS (and AESARA_FLAGS, PYTENSOR_FLAGS) are honoured: floatX=float32|float64 sets
 FLAGS_FLOAT, and device=gpu|cuda* asks for the JAX backend on a GPU (the libraries no longer know the flag).

@@ -43,7 +43,7 @@ SENTENCE_CASES = [(row.label, entry.load(), {**entry.options, **row.options}, ro
                    row.bptt_truncate, row.optimizer, row.kind, entry, row.torch) for entry, row in models.bench_rows()]
 # each variant's speed target is a ratio to the cell it extends, measured in the same run
 BASELINES = {row.kind: row.extends for _, row in models.bench_rows() if row.extends}
-LENGTH = 45          # words in the timed sentence (DESIGN.md section 5)
+LENGTH = 45          # words in the timed sentence (docs/design.md, "Measuring")
 PTB_SMALL = (10000, 200, 2, 20, 20)     # vocabulary, hidden, layers, batch, steps (Zaremba et al.'s small model)
 
 

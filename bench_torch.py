@@ -14,7 +14,7 @@ Functions:
     sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, ...)  one training step on one sentence,
         for kind "rnn", "lstm" (SGD) or "gru" (the 2-layer GRU with RMSprop), with the tutorials' equations
         written as plain tensor ops and the original Theano code's meaning of bptt_truncate; and the
-        variants of DESIGN.md section 3, which torch has no built-in for, written the same way (SGD):
+        variants of docs/design.md, "The cells", which torch has no built-in for, written the same way (SGD):
         "peephole" (diagonal peepholes), "cifg" (f = 1 - i), "lstm2" (two stacked LSTM layers),
         "dglstm" (Yao et al.'s Depth-Gated LSTM, two layers) and "cwrnn" (Clockwork RNN, periods 1, 2, 4, 8).
     ptb_small_tokens_per_s(...)  Zaremba et al.'s "small" PTB LSTM (no dropout) with torch.nn.LSTM.
@@ -370,11 +370,11 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
 
 
 def train_ptb_small(nepoch=13, log=None, threads=2, seed=10, batch=20, unroll=20, hidden_dim=200, layers=2):
-    """Zaremba et al.'s small recipe (DESIGN.md section 6): init U(-0.1, 0.1), SGD lr 1 halved after every
-    epoch past the 4th, gradient norm clipped at 5, cost summed over the window and averaged over the
-    streams, the state carried across windows and detached.  Validation after each epoch on 20 streams,
-    valid and test at the end as one stream, as train.py does.  Prints its progress, and writes it as a run
-    log (runlog.py) at the path `log` if given."""
+    """Zaremba et al.'s small recipe (docs/design.md, "Continuous streams"): init U(-0.1, 0.1), SGD lr 1
+    halved after every epoch past the 4th, gradient norm clipped at 5, cost summed over the window and
+    averaged over the streams, the state carried across windows and detached.  Validation after each epoch
+    on 20 streams, valid and test at the end as one stream, as train.py does.  Prints its progress, and
+    writes it as a run log (runlog.py) at the path `log` if given."""
     import sys
 
     import numpy as np

@@ -25,8 +25,9 @@ Two input kinds and two heads, for every cell: x is token ids (T, B) or real vec
 (the language model) or, with output_dim=1, as one number after the last step (values(), train_values():
 the regression head of the adding problem).
 
-Truncated BPTT (DESIGN.md section 2) is done by re-running the step over short windows that start from
-the forward pass's state with its gradient cut, so the loop over all T steps never needs a backward pass:
+Truncated BPTT (docs/design.md, "Truncated BPTT") is done by re-running the step over short windows that
+start from the forward pass's state with its gradient cut, so the loop over all T steps never needs a
+backward pass:
     truncation="theano": one window, the last k steps of each sentence; only their outputs count
                          (what Theano's scan(truncate_gradient=k) does, faithfully reproduced);
     truncation="bptt":   a window of k+1 steps ending at every output (the tutorial's numpy bptt);

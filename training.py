@@ -44,7 +44,7 @@ def token_stream(Y):
 
 def streams(tokens, batch_size):
     """The stream cut into batch_size equal parts side by side, as columns (n, batch_size); the last
-    len(tokens) mod batch_size tokens are left out (DESIGN.md section 8)."""
+    len(tokens) mod batch_size tokens are left out (docs/design.md, "Continuous streams")."""
     n = len(tokens) // batch_size
     if n < 2:
         raise ValueError(f"{len(tokens)} tokens are too few for {batch_size} streams")

@@ -1,5 +1,5 @@
 """The three models against numpy references written from the equations: forward pass, losses,
-gradients in every truncation mode, the update rules, the draw order, and the seed's LSTM claim."""
+gradients in every truncation mode, the update rules, the draw order, and the WildML tutorial's degenerate LSTM."""
 import numpy as np
 import pytest
 
@@ -135,7 +135,7 @@ def test_gru_sgd_step_is_the_tutorials_rmsprop(model):
 
 @pytest.mark.parametrize("model", ["lstm"], indirect=True)
 def test_lstm_with_gates_forced_open_is_an_rnn_with_one_more_tanh(model):
-    """The seed's claim: f=0, i=1, o=1 give s_t = tanh(tanh(U x_t + W s_{t-1}))."""
+    """The WildML tutorial's claim (part 4): f=0, i=1, o=1 give s_t = tanh(tanh(U x_t + W s_{t-1}))."""
     H = HIDDEN_DIM
     for gate, bias in (("f", -1e4), ("i", 1e4), ("o", 1e4)):   # saturate the gates exactly
         getattr(model, "U_" + gate).set_value(np.zeros((H, WORD_DIM)))

@@ -1,4 +1,4 @@
-"""Continuous-stream training (Zaremba et al. 2014, DESIGN.md section 8), input embeddings, tied embeddings and
+"""Continuous-stream training (Zaremba et al. 2014; docs/design.md, "Continuous streams"), input embeddings, tied embeddings and
 dropout, against the numpy references of tests/reference.py: a stream read in windows with the state carried
 gives what one pass over the whole stream gives (the clockwork RNN's clock included), the gradient stops at a
 window's start, and an interrupted stream run resumes exactly.  float64, small sizes, one model per kind."""

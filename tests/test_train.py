@@ -116,7 +116,7 @@ def test_a_preset_is_the_papers_recipe_and_any_flag_overrides_it():
                               "optimizer", "learning_rate", "lr_decay", "decay_after", "nepoch", "clip")} == {
         "model": "lstm", "layers": 2, "hidden_dim": 200, "embedding_dim": 200, "init_scale": 0.1, "unroll": 20,
         "batch_size": 20, "optimizer": "sgd", "learning_rate": 1.0, "lr_decay": 0.5, "decay_after": 4, "nepoch": 13,
-        "clip": 5.0}                    # Zaremba et al. 2014's small configuration, DESIGN.md section 6
+        "clip": 5.0}                    # Zaremba et al. 2014's small configuration (docs/design.md)
     assert s["dropout"] == 0 and not s["tied"]
     assert read_settings(["--preset", "ptb-small", "--nepoch", "2", "--unroll", "35"])["nepoch"] == 2
     assert read_settings(["--preset", "ptb-small-regularized"])["tied"]

@@ -1,4 +1,4 @@
-"""The LSTM-family variants of DESIGN.md section 3 (contract F4): the peephole LSTM and the coupled input-forget
+"""The LSTM-family variants (docs/design.md, "The cells"; docs/models.md): the peephole LSTM and the coupled input-forget
 gate (CIFG) options of LSTMAesara, the depth-gated LSTM (DGLSTMAesara) and the clockwork RNN (CWRNNAesara),
 against the numpy references of tests/reference.py written from the papers' equations: forward pass, losses,
 gradients in every truncation mode, the degenerate cases that reduce them to the plain models, parameter names,
@@ -452,7 +452,7 @@ def test_parameter_name_sets_spelled_out(built):
 
 def lstm_layer_count(n_in, m, peephole, coupled):
     """One layer's recurrent part: gates·m·(n_in + m + 1) weights and biases plus the peepholes.
-    Peephole LSTM: 4m(n+m+1) + 3m (DESIGN.md §3); CIFG drops one gate's U, W, b (and p_f): 3m(n+m+1) (+ 2m)."""
+    Peephole LSTM: 4m(n+m+1) + 3m (docs/models.md); CIFG drops one gate's U, W, b (and p_f): 3m(n+m+1) (+ 2m)."""
     gates = 3 if coupled else 4
     peepholes = (2 if coupled else 3) if peephole else 0
     return gates * m * (n_in + m + 1) + peepholes * m
