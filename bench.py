@@ -6,9 +6,13 @@ the same run.  float32, token ids drawn at random (speed does not depend on the 
     python bench.py                              # this interpreter's backend (Aesara on Python 3.11)
     python bench.py --also .venv312/bin/python   # and the same rows on another interpreter (PyTensor)
     python bench.py --quick                      # fewer repetitions
+    python bench.py --ptb-only                   # only the PTB row: paired with PyTorch, and its bound
     python bench.py --backend jax                # PyTensor's JAX backend beside its C backend, same run
 
-PyTorch is optional: `pip install torch==2.13.0` (the CPU build) into this environment adds its column.
+PyTorch is optional: `pip install torch==2.13.0` (the CPU build) into this environment adds its column
+(or --torch-python names an interpreter that has it).  The PTB row is timed in alternating blocks beside
+a PyTorch process, so that the machine's drift falls on both, and beside the bound its matrix products
+set at the speed this BLAS reaches.
 The baseline ("original structure") is each model's equations written the way the tutorials' code was:
 everything inside one scan (input lookup, one product per gate, softmax), Theano's truncate_gradient,
 stock Aesara ops and dense gradients for every parameter.
@@ -35,7 +39,7 @@ import optimizers  # noqa: E402
 import models  # noqa: E402
 from lstm_aesara import LSTMAesara  # noqa: E402
 from recurrent import hard_sigmoid  # noqa: E402
-from timing import machine, median_ms  # noqa: E402
+from timing import WARMUP, machine, median_ms  # noqa: E402
 
 # (label, class, its options, word_dim, hidden_dim, bptt_truncate, optimizer, kind, its registry entry, whether
 # bench_torch.py has the PyTorch counterpart `kind`): the registry's rows, the tutorials' own configurations first
@@ -139,18 +143,76 @@ def ptb_step():
     return model, step
 
 
-def ptb_row(repeats, torch_times):
+def ptb_row(repeats, torch_python):
+    """The PTB step's row: ours paired with PyTorch's (paired_ptb) where torch_python is given, and the
+    bound its matrix products set at this BLAS's speed (gemm_bound)."""
     model, step = ptb_step()
     start = time.perf_counter()
     step()
     row = {"case": "PTB small: embedding 200, LSTM 2x200, vocabulary 10000, a window of 20 streams x 20 steps, "
                    "SGD, clip 5",
-           "compile_s": time.perf_counter() - start, "ours_ms": median_ms(step, repeats)}
-    if torch_times:
-        row["torch_ms"] = torch_times["ptb"]
-    row["tokens"] = PTB_SMALL[3] * PTB_SMALL[4]          # streams x steps
+           "compile_s": time.perf_counter() - start, "tokens": PTB_SMALL[3] * PTB_SMALL[4]}   # streams x steps
+    if torch_python:
+        row["ours_ms"], row["torch_ms"], row["torch_over_ours"], row["torch_version"] = paired_ptb(
+            step, torch_python, repeats)
+    else:
+        row["ours_ms"] = median_ms(step, repeats)
+    row["bound_ms"], row["gemm_gflops"] = gemm_bound()
     print(f"  PTB: {row}", file=sys.stderr, flush=True)
     return row
+
+
+def paired_ptb(step, torch_python, repeats, block=3, pause=0.3):
+    """Our PTB step and PyTorch's peer (bench_torch.py --serve-ptb, in a process of its own) timed in
+    alternating blocks of `block` steps, with a pause before each block in which the other process's
+    BLAS threads stop spinning.  A shared machine's drift (2x within minutes, seen here) then falls on
+    both alike.  (our median ms, PyTorch's median ms, the median of the blocks' PyTorch/ours ratios,
+    PyTorch's version)."""
+    peer = subprocess.Popen([torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
+                             "--serve-ptb", json.dumps(PTB_SMALL)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    version = peer.stdout.readline().strip()              # once warmed up
+    for _ in range(WARMUP):
+        step()
+    ours, theirs = [], []
+    for turn in range(2 * max(10, repeats // block)):
+        time.sleep(pause)
+        if turn % 2 == (turn // 2) % 2:                   # who goes first alternates from pair to pair
+            start = time.perf_counter()
+            for _ in range(block):
+                step()
+            ours.append((time.perf_counter() - start) * 1000.0 / block)
+        else:
+            peer.stdin.write(f"{block}\n")
+            peer.stdin.flush()
+            theirs.append(float(peer.stdout.readline()))
+    peer.stdin.close()
+    peer.wait()
+    return (statistics.median(ours), statistics.median(theirs),
+            statistics.median(t / o for o, t in zip(ours, theirs)), version)
+
+
+def window_gflop():
+    """The matrix products of one PTB training window, in GFLOP: the output layer's three (logits, the
+    hidden states' gradient, the weights' gradient) and, per LSTM layer, the input's and the recurrent
+    products, each forward and in its two gradients."""
+    V, H, layers, B, T = PTB_SMALL
+    tokens = B * T
+    output = 3 * 2 * tokens * H * V
+    per_layer = 2 * 3 * 2 * tokens * H * 4 * H           # (input + recurrent) x (forward + two gradients)
+    return (output + layers * per_layer) / 1e9
+
+
+def gemm_bound():
+    """(ms, GFLOP/s): the window's matrix products (window_gflop) at the speed the linked BLAS reaches on
+    the largest of them, the output layer's 400 x 200 x 10000 product, timed through the library."""
+    V, H, _layers, B, T = PTB_SMALL
+    a, b = at.matrix(dtype="float32"), at.matrix(dtype="float32")
+    product = function([a, b], at.dot(a, b))
+    rng = np.random.RandomState(2)
+    A, W = rng.rand(B * T, H).astype(np.float32), rng.rand(H, V).astype(np.float32)
+    gflops = 2 * B * T * H * V / 1e9 / (median_ms(lambda: product(A, W), 30) / 1000.0)
+    return window_gflop() / gflops * 1000.0, gflops
 
 
 def ptb_profile(repeats):
@@ -166,28 +228,33 @@ def ptb_profile(repeats):
     return f"{machine()}; {backend.describe()}; {repeats + 1} steps\n\n```\n{text.getvalue()}```"
 
 
-def pytorch_times(repeats):
-    """PyTorch's times for the same cases, measured in a process of its own: beside Aesara's OpenBLAS
-    threads PyTorch's compete for the two cores (its RNN step: 2.4 ms alone, 4.5 ms in our process).
-    None when PyTorch is not installed."""
-    if importlib.util.find_spec("torch") is None:
-        print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it)",
-              file=sys.stderr)
-        return None
+def torch_interpreter(given):
+    """The Python whose PyTorch is the peer: the one given, else this one where PyTorch is importable."""
+    if given or importlib.util.find_spec("torch") is not None:
+        return given or sys.executable
+    print("PyTorch is not importable here: no PyTorch column (pip install torch==2.13.0 adds it, or "
+          "--torch-python names an interpreter that has it)", file=sys.stderr)
+    return None
+
+
+def pytorch_times(repeats, torch_python):
+    """PyTorch's times for the per-sentence cases, measured in a process of its own: beside Aesara's
+    OpenBLAS threads PyTorch's compete for the two cores (its RNN step: 2.4 ms alone, 4.5 ms in our process)."""
     cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind, _entry, torch
              in SENTENCE_CASES if torch]
-    command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
-               "--json", json.dumps({"sentences": cases, "ptb": PTB_SMALL}), str(repeats)]
+    command = [torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
+               "--json", json.dumps({"sentences": cases}), str(repeats)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def measure(repeats, with_torch):
-    torch_times = pytorch_times(repeats) if with_torch else None
-    sentences, variants = sentence_rows(repeats, torch_times)
-    return {"backend": backend.describe(), "python": platform.python_version(),
-            "numpy": np.__version__, "torch": torch_times["version"] if torch_times else None,
-            "sentences": sentences, "variants": variants, "ptb": ptb_row(repeats, torch_times)}
+def measure(repeats, torch_python, sentences=True):
+    """Every row (or only the PTB row) on this interpreter's backend."""
+    torch_times = pytorch_times(repeats, torch_python) if torch_python and sentences else None
+    rows, variants = sentence_rows(repeats, torch_times) if sentences else ([], {})
+    ptb = ptb_row(repeats, torch_python)
+    return {"backend": backend.describe(), "python": platform.python_version(), "numpy": np.__version__,
+            "torch": ptb.get("torch_version"), "sentences": rows, "variants": variants, "ptb": ptb}
 
 
 def jax_table(repeats):
@@ -254,6 +321,12 @@ def ratio(a, b):
 
 
 def table(results):
+    """The per-sentence tables (where measured) and the PTB table, in markdown."""
+    return "\n".join((sentence_tables(results) + [""] if any(r["sentences"] for r in results) else []) +
+                     ptb_table(results))
+
+
+def sentence_tables(results):
     lines = ["| configuration | backend | ours ms | original structure ms | PyTorch ms | ours / original "
              "| ours / PyTorch | compile s |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -269,17 +342,24 @@ def table(results):
         cases = {row["kind"]: row["case"] for row in r["sentences"] if "full BPTT" in row["case"]}
         for kind, base in BASELINES.items():
             lines.append(f"| {cases[kind]} | {r['backend']} | {cases[base]} | {r['variants'][kind]:.2f}x |")
-    lines += ["", "| configuration | backend | ours ms/step | ours tokens/s | PyTorch ms/step | PyTorch tokens/s "
-                  "| ours / PyTorch tokens/s | compile s |", "|---|---|---|---|---|---|---|---|"]
+    return lines
+
+
+def ptb_table(results):
+    lines = ["| configuration | backend | ours ms/step | ours tokens/s | PyTorch ms/step | PyTorch tokens/s "
+                  "| ours / PyTorch tokens/s (paired) | matrix-product bound ms (BLAS GFLOP/s) | ours / bound "
+                  "| compile s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         p = r["ptb"]
         ours_tps = 1000 * p["tokens"] / p["ours_ms"]
         torch_ms = p.get("torch_ms")
         torch_tps = 1000 * p["tokens"] / torch_ms if torch_ms else None
+        paired = f"{p['torch_over_ours']:.2f}x" if torch_ms else "-"
         lines.append(f"| {p['case']} | {r['backend']} | {p['ours_ms']:.1f} | {ours_tps:,.0f} | "
                      f"{f'{torch_ms:.1f}' if torch_ms else '-'} | {f'{torch_tps:,.0f}' if torch_tps else '-'} | "
-                     f"{ratio(ours_tps, torch_tps)} | {p['compile_s']:.0f} |")
-    return "\n".join(lines)
+                     f"{paired} | {p['bound_ms']:.1f} ({p['gemm_gflops']:.0f}) | {ratio(p['ours_ms'], p['bound_ms'])} "
+                     f"| {p['compile_s']:.0f} |")
+    return lines
 
 
 def main():
@@ -287,11 +367,14 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
     parser.add_argument("--also", metavar="PYTHON", help="also run the bench with this interpreter (another backend)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it is importable")
+    parser.add_argument("--torch-python", metavar="PYTHON", help="the interpreter whose PyTorch is the peer "
+                        "(default: this one, where PyTorch is importable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON (used by --also)")
     parser.add_argument("--backend", choices=("c", "jax"), default="c", help="jax: PyTensor's JAX backend beside "
                         "its C backend (Python 3.12+; XLA_FLAGS=--xla_force_host_platform_device_count=2 fakes 2 devices)")
     parser.add_argument("--save", metavar="FILE.md", help="also write the tables, with the command, date and machine, "
                         "to this markdown file (the README quotes results/bench.md)")
+    parser.add_argument("--ptb-only", action="store_true", help="only the PTB row (paired with PyTorch, and its bound)")
     parser.add_argument("--profile-ptb", action="store_true", help="the library's op-by-op profile of the PTB step")
     args = parser.parse_args()
     repeats = 10 if args.quick else 30
@@ -305,12 +388,15 @@ def main():
         print(report)
         save(args.save, report)
         return
-    results = [measure(repeats, not args.no_torch)]
+    torch_python = None if args.no_torch else torch_interpreter(args.torch_python)
+    results = [measure(repeats, torch_python, sentences=not args.ptb_only)]
     if args.json:
         print(json.dumps(results[0]))
         return
     if args.also:
-        command = [args.also, os.path.abspath(__file__), "--json", "--no-torch"] + (["--quick"] if args.quick else [])
+        command = ([args.also, os.path.abspath(__file__), "--json"] + (["--quick"] if args.quick else []) +
+                   (["--ptb-only"] if args.ptb_only else []) +
+                   (["--torch-python", torch_python] if torch_python else ["--no-torch"]))
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
     report = (f"Machine: {machine()}; Python {', '.join(r['python'] + ' (' + r['backend'] + ')' for r in results)}; "

@@ -27,6 +27,7 @@ Run ``python bench_torch.py [threads]`` for a table of the standard configuratio
 import functools
 import json
 import math
+import sys
 import time
 
 import torch
@@ -333,9 +334,8 @@ class _PTBSmall(torch.nn.Module):
         return self.out(h), state
 
 
-def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, steps=20, repeats=20,
-                           threads=2, seed=0):
-    """Median ms per training step and tokens per second of the "small" PTB LSTM, without dropout.
+def ptb_small_step(word_dim=10000, hidden_dim=200, layers=2, batch=20, steps=20, threads=2, seed=0):
+    """One training step of the "small" PTB LSTM, without dropout, as a function of no arguments.
 
     One step: `steps` unrolled time steps for `batch` streams, loss = cross-entropy summed over the steps
     and averaged over the batch, SGD lr 1 with the gradients' global norm clipped at 5. The hidden
@@ -349,12 +349,13 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     zeros = torch.zeros(layers, batch, hidden_dim)
     state = [(zeros, zeros.clone())]  # a list so that step() can replace it
-    # One random (steps + 1) x batch stream per step; targets are the inputs shifted by one.
-    data = [torch.randint(0, word_dim, (steps + 1, batch), generator=gen) for _ in range(WARMUP + repeats)]
-    batches = iter(data)
+    # A few random (steps + 1) x batch streams, taken in turn; targets are the inputs shifted by one.
+    data = [torch.randint(0, word_dim, (steps + 1, batch), generator=gen) for _ in range(8)]
+    turn = [0]
 
     def step():
-        tokens = next(batches)
+        tokens = data[turn[0] % len(data)]
+        turn[0] += 1
         x, y = tokens[:-1], tokens[1:]
         h, c = state[0]
         logits, (h, c) = model(x, (h.detach(), c.detach()))
@@ -364,9 +365,28 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+    return step
 
-    ms = median_ms(step, repeats)
+
+def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, steps=20, repeats=20,
+                           threads=2, seed=0):
+    """Median ms per training step (ptb_small_step) and tokens per second."""
+    ms = median_ms(ptb_small_step(word_dim, hidden_dim, layers, batch, steps, threads, seed), repeats)
     return ms, batch * steps / (ms / 1000.0)
+
+
+def serve_ptb(case):
+    """The PTB step as a peer for bench.py's paired timing: warms up, prints the version, then for each
+    line N read prints the mean ms of N steps, until its input closes."""
+    step = ptb_small_step(*case)
+    for _ in range(WARMUP):
+        step()
+    print(torch.__version__, flush=True)
+    for line in sys.stdin:
+        count, start = int(line), time.perf_counter()
+        for _ in range(count):
+            step()
+        print((time.perf_counter() - start) * 1000.0 / count, flush=True)
 
 
 def train_ptb_small(nepoch=13, log=None, threads=2, seed=10, batch=20, unroll=20, hidden_dim=200, layers=2):
@@ -443,18 +463,18 @@ def train_ptb_small(nepoch=13, log=None, threads=2, seed=10, batch=20, unroll=20
 
 def measure_json(cases, repeats):
     """bench.py's PyTorch column, as one JSON line: ms per step for each sentence case [kind, word_dim,
-    hidden_dim, bptt_truncate, length] and for the PTB case [word_dim, hidden_dim, layers, batch, steps]."""
+    hidden_dim, bptt_truncate, length] (the PTB case is paired step by step instead: serve_ptb)."""
     sentences = [sentence_step_ms(kind, V, H, k, length=length, repeats=repeats)
                  for kind, V, H, k, length in cases["sentences"]]
-    ptb_ms = ptb_small_tokens_per_s(*cases["ptb"], repeats=repeats)[0]
-    print(json.dumps({"version": torch.__version__, "sentences": sentences, "ptb": ptb_ms}))
+    print(json.dumps({"version": torch.__version__, "sentences": sentences}))
 
 
 if __name__ == "__main__":
-    import sys
-
     if sys.argv[1:2] == ["--json"]:   # python bench_torch.py --json CASES REPEATS (used by bench.py)
         measure_json(json.loads(sys.argv[2]), int(sys.argv[3]))
+        sys.exit()
+    if sys.argv[1:2] == ["--serve-ptb"]:   # python bench_torch.py --serve-ptb CASE (bench.py's paired peer)
+        serve_ptb(json.loads(sys.argv[2]))
         sys.exit()
     if sys.argv[1:2] == ["--ptb-small"]:   # python bench_torch.py --ptb-small [EPOCHS] [--log RUN.jsonl]
         more = sys.argv[2:]
