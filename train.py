@@ -297,6 +297,8 @@ def main(argv):
                  "the state carried across windows" if s["unroll"] else "sentence mode: the state starts at zero in "
                  "every sentence"))
     print(header)
+    if backend.blas_fallback():
+        print(f"Warning: {backend.blas_fallback()}")
 
     run = TrainingRun(model, s, state, data, index_to_word, word_to_index, out, continues=continues)
     if s["nepoch"] > state.epoch:
