@@ -1,6 +1,7 @@
 """Every model the library offers, in one table: train.py's --model choices, experiments.py's cells,
 bench.py's rows and the tests' models all come from REGISTRY.  Adding a cell is one model file (its
-class: parameters and a step, as rnn_aesara.py) plus one Entry here.
+class: parameters and a step, as rnn_aesara.py) plus one Entry here, whose file_keys tell its parameter
+files from every other entry's (tests/test_registry.py checks that, and that it builds, saves and loads).
 
 This module imports no model (nor the tensor compiler): Entry.load() imports the class when asked.
 """
@@ -87,6 +88,8 @@ REGISTRY = {e.name: e for e in [
           shown=("periods",), file_keys=("U", "V", "W", "periods"),
           bench=(BenchRow("cwrnn", "Clockwork RNN 8000/100, periods 1,2,4,8, full BPTT, SGD", 8000, 100, -1, "sgd",
                           extends="rnn"),)),
+    Entry("mgu", "mgu_aesara", "MGUAesara", "MGU", "minimal gated unit: one gate", file_keys=("U_f", "U_h"),
+          bench=(BenchRow("mgu", "MGU 8000/100, full BPTT, SGD", 8000, 100, -1, "sgd", torch=False),)),
 ]}
 
 
