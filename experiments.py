@@ -700,6 +700,7 @@ def greff_verdict(claim, p, interval, alpha=0.05):
 
 
 def write_comparison(results, variants, budget, args):
+    from scipy import stats
     ok = {v: [r for r in results if r["variant"] == v and r["status"] == "ok"] for v in variants}
     ppl = {v: np.array([r["valid_perplexity"] for r in ok[v]]) for v in variants}
     ranked = sorted((v for v in variants if len(ppl[v])), key=lambda v: np.median(ppl[v]))
@@ -785,6 +786,11 @@ def write_comparison(results, variants, budget, args):
         f"contradicted: {', '.join(better)} significantly better." if better else
         "reproduced at this power: none is significantly better (the intervals above say how large an "
         "improvement these trials could still miss)."))
+    spread = np.sqrt(np.mean([np.var(scores[v], ddof=1) for v in ranked if len(scores[v]) > 1]))
+    lines.append(f"- Power: at the spread of these trials (within-variant standard deviation {spread:.3f} of the adjusted "
+                 "log perplexity), n trials per variant give Bonferroni intervals of about +-" + ", +-".join(
+                     f"{np.exp(stats.t.ppf(1 - 0.025 / len(others), 2 * n - 2) * spread * np.sqrt(2 / n)) - 1:.0%} at {n}"
+                     for n in (20, 50, 100)) + f": a 'costs nothing' within +-{EQUIVALENCE:.0%} needs the last.")
     biggest = max(shares, key=shares.get)
     lines.append(f"- The learning rate matters most (Greff): {'reproduced' if biggest.startswith('learning') else 'contradicted'}"
                  f": it explains {shares['learning rate (5 bins)']:.0%} of the variance, the hidden size "
