@@ -39,6 +39,7 @@ import backend
 from backend import at, disconnected_grad, floatX, function, grad, scan, shared, softmax, split_last, typed_inputs
 from kernels import columns, softmax_crossentropy
 from errors import InputError
+from model_file import ModelFile
 import optimizers
 
 TRUNCATIONS = ("theano", "bptt")
@@ -88,7 +89,7 @@ def take(tensor, flat_index):
     return picked.reshape(shape, ndim=len(shape))
 
 
-class RecurrentLM:
+class RecurrentLM(ModelFile):
     state_names = ("s",)
 
     def __init__(self, word_dim, hidden_dim, bptt_truncate, truncation, output_dim=None, embedding_dim=None,
@@ -167,28 +168,6 @@ class RecurrentLM:
         """Draw every parameter afresh from U(-scale, scale), in params order (Zaremba et al.'s init)."""
         for p in self.params:
             assign(p, np.random.uniform(-scale, scale, p.get_value(borrow=True).shape))
-
-    @classmethod
-    def file_options(cls, arrays):
-        """Constructor options a parameter file implies beyond its sizes (e.g. the number of layers)."""
-        return {}
-
-    def file_metadata(self):
-        """Arrays a parameter file keeps beside the parameters, for options that file_options cannot
-        read off the parameters' names and shapes."""
-        return {}
-
-    @classmethod
-    def file_shape(cls, arrays):
-        """Every constructor option a parameter file implies: the input embedding's, then the model's."""
-        shared = {"embedding_dim": int(arrays["embedding"].shape[0])} if "embedding" in arrays else {}
-        if "tied" in arrays:
-            shared["tied"] = bool(arrays["tied"])
-        return {**shared, **cls.file_options(arrays)}
-
-    def metadata(self):
-        """The arrays a model file keeps beside the parameters (file_shape reads them back)."""
-        return {**({"tied": np.array(True)} if self.tied else {}), **self.file_metadata()}
 
     def embed(self, x):
         """The input embedding's columns for token ids x (T, B): real vectors (T, B, embedding_dim).  Tied
