@@ -36,6 +36,7 @@ backward pass:
 import numpy as np
 
 import backend
+import checks
 from backend import at, disconnected_grad, floatX, function, grad, scan, shared, softmax, split_last, typed_inputs
 from kernels import columns, softmax_crossentropy
 from errors import InputError
@@ -429,25 +430,9 @@ class RecurrentLM(ModelFile):
         loss = self.nll(states[-1][-1], y[-1:]).sum()
         return function([x, y], [g[:, 0, :] for g in grad(loss, nudges)])
 
-    def _check_vocabulary(self, ids):
-        """Raise InputError, in one line, if a token id is outside the vocabulary."""
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.word_dim):
-            raise InputError(f"token id {ids.max() if ids.max() >= self.word_dim else ids.min()} is outside "
-                             f"the vocabulary 0..{self.word_dim - 1}")
-
     def _sentence(self, x, *more):
         """Validate token ids once, clearly, instead of letting an index error surface from C code."""
-        arrays = []
-        for ids in (x,) + more:
-            a = np.asarray(ids)
-            if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
-                raise InputError(f"a sentence must be a non-empty 1-D sequence of integer token ids, got {ids!r:.60}")
-            self._check_vocabulary(a)
-            arrays.append(a.astype(np.int32))
-        if more and len(arrays[0]) != len(arrays[1]):
-            raise InputError(f"x and y differ in length ({len(arrays[0])} vs {len(arrays[1])})")
-        return arrays
+        return checks.sentences(self.word_dim, x, *more)
 
     # ----------------------------------------------------------------------------- the tutorials' methods
     def _run_sentence(self, kind, ids, *more, **options):
@@ -498,32 +483,16 @@ class RecurrentLM(ModelFile):
         return dict(zip(self.state_names, self.compiled("state_grads")(*self._sentence(x, y))))
 
     # ----------------------------------------------------------------------------- real-valued sequences
-    def _sequences(self, X, targets=None):
-        """Validate real-valued sequences (T, B, word_dim) and their targets (B,) for the regression head."""
-        if self.output_dim != 1:
-            raise InputError(f"the regression head reads one output: build the model with output_dim=1, "
-                             f"not {self.output_dim}")
-        if self.bptt_truncate != -1:
-            raise InputError("the regression head trains with full BPTT: build the model with bptt_truncate=-1")
-        X = np.asarray(X, dtype=floatX())
-        if X.ndim != 3 or X.shape[2] != self.word_dim or 0 in X.shape:
-            raise InputError(f"sequences must be an array (steps, batch, {self.word_dim}), got shape {X.shape}")
-        if targets is None:
-            return [X]
-        targets = np.asarray(targets, dtype=floatX())
-        if targets.shape != (X.shape[1],):
-            raise InputError(f"targets must be one number per sequence ({X.shape[1]},), got shape {targets.shape}")
-        return [X, targets]
-
     def values(self, X):
         """The regression head's prediction (B,) after the last step of real-valued sequences X (T, B, word_dim)."""
-        return self.compiled("values")(*self._sequences(X))
+        return self.compiled("values")(*checks.real_sequences(self, X))
 
     def train_values(self, X, targets, learning_rate, optimizer="sgd", clip=0.0, **hyper):
         """One update of the regression head's squared error, averaged over the batch, with full BPTT.
         Returns the mean squared error before the update."""
         f = self.compiled("train_values", optimizer=optimizer, clip=float(clip))
-        return f(*self._sequences(X, targets), learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
+        return f(*checks.real_sequences(self, X, targets), learning_rate,
+                 **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
 
     # ----------------------------------------------------------------------------- minibatches
     def _static(self, X, Y, lengths=None, masks=()):
@@ -535,7 +504,7 @@ class RecurrentLM(ModelFile):
         if self.compiler != "jax":
             return X, Y, lengths, masks
         for ids in (X, Y):
-            self._check_vocabulary(ids)
+            checks.vocabulary(ids, self.word_dim)
         devices = backend.MESH.size
         if lengths is None:
             if np.shape(X)[1] % devices:
@@ -562,16 +531,7 @@ class RecurrentLM(ModelFile):
     # ----------------------------------------------------------------------------- continuous streams
     def stream_states(self, X, states):
         """Checked window and states for the stream functions: states (each (B, H)) or None for zeros."""
-        X = np.asarray(X)
-        if X.ndim != 2 or 0 in X.shape:
-            raise InputError(f"a window must be token ids (steps, streams), got shape {X.shape}")
-        if states is None:
-            return [np.zeros((X.shape[1], self.hidden_dim), floatX()) for _ in self.state_names]
-        if len(states) != len(self.state_names) or any(np.shape(s) != (X.shape[1], self.hidden_dim) for s in states):
-            raise InputError(f"a stream state is {len(self.state_names)} arrays ({X.shape[1]}, {self.hidden_dim}), "
-                             f"one per state {', '.join(self.state_names)}")
-        # arrays of the right type pass as they are: under JAX, the devices' own, not copied to the host
-        return [s if getattr(s, "dtype", None) == np.dtype(floatX()) else np.asarray(s, floatX()) for s in states]
+        return checks.stream_states(self, X, states)
 
     def stream_loss(self, X, Y, states=None, start=0):
         """Summed cross-entropy of one window X, Y (T, B) of B streams, continuing from states (those
