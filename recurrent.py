@@ -1,5 +1,7 @@
 """What every recurrent language model shares: parameters, the loop over time, losses, truncated
-BPTT, compiled functions.  A model file only declares its parameters and its step.
+BPTT.  A model file only declares its parameters and its step.  compiled.py turns the graph built here
+into the compiled functions the methods below call, checks.py checks their numpy arguments, and
+model_file.py says what a model file holds beyond the parameters.
 
 Conventions.  Token ids arrive as (T, B) matrices: time first, a column per sentence.  States are
 rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.T)``.  A model provides
@@ -37,11 +39,12 @@ import numpy as np
 
 import backend
 import checks
-from backend import at, disconnected_grad, floatX, function, grad, scan, shared, softmax, split_last, typed_inputs
-from kernels import columns, softmax_crossentropy
-from errors import InputError
-from model_file import ModelFile
 import optimizers
+from backend import at, disconnected_grad, floatX, scan, shared, softmax, split_last
+from compiled import Functions
+from errors import InputError
+from kernels import columns, softmax_crossentropy
+from model_file import ModelFile
 
 TRUNCATIONS = ("theano", "bptt")
 
@@ -72,12 +75,6 @@ def split_columns(a, widths):
 def integer(value):
     """Whether value is an integer (True and False are not sizes)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def as_batch_of_one(sentence):
-    """A sentence (T,) as a batch (T, 1), its width left symbolic (a static 1 would make its states'
-    types broadcastable, which scan refuses for states that start as zeros of the batch's width)."""
-    return sentence.reshape((sentence.shape[0], -1), ndim=2)
 
 
 def take(tensor, flat_index):
@@ -123,7 +120,7 @@ class RecurrentLM(ModelFile):
         self.tied, self.dropout, self.variational = bool(tied), float(dropout), bool(variational)
         self.params = []          # in the order of bptt()'s gradients
         self.slots = []           # optimizer state (e.g. RMSprop caches), created on first use
-        self._compiled = {}
+        self._compiled = Functions(self)
         self.compiler = backend.COMPILER    # C or JAX: the parameters' types differ (static shapes for JAX)
         if self.embedding_dim and not self.tied:
             self.add_params(embedding=uniform(self.embedding_dim, (self.embedding_dim, self.word_dim)))
@@ -350,108 +347,20 @@ class RecurrentLM(ModelFile):
 
     # ----------------------------------------------------------------------------- compiled functions
     def compiled(self, kind, **options):
-        """The compiled function of that kind for the model's current truncation settings (cached).  Under
-        the JAX backend it is compiled once per shape of its inputs, each a program with static shapes."""
-        key = (kind, self.truncation, self.bptt_truncate, tuple(sorted(options.items())))
-        if key not in self._compiled:
-            def build(**shapes):
-                with backend.compiling(self.compiler):
-                    return self._compile(kind, **options, **shapes)
-            self._compiled[key] = backend.per_shape(build) if self.compiler == "jax" else build()
-        return self._compiled[key]
-
-    def _compile(self, kind, optimizer="sgd", clip=0.0, batched=False, stream=False, shapes=None):
-        """kind: probs, cost, grads or train.  Sentence functions take x, y (ivectors); batched ones take
-        a padded batch X, Y (T, B) and the sentence lengths, and average the training cost over sentences;
-        stream ones take a window X, Y (T, B) of B streams, the states before it and the time index of
-        its first step, and also return the states after it.  shapes: the inputs' static shapes, in order."""
-        new = typed_inputs(shapes)
-        if kind in ("values", "train_values"):
-            return self._compile_values(new, kind, optimizer, clip)
-        if kind == "state_grads":
-            return self._compile_state_grads(new)
-        if batched or stream:
-            x, y = new("x", "int32", 2, batch_axis=1), new("y", "int32", 2, batch_axis=1)
-            if stream:
-                initial = [new(name, floatX(), 2, batch_axis=0) for name in self.state_names]
-                start = new("start", "int64", 0)
-                inputs, lengths, sentences = [x, y, *initial, start], None, x.shape[1]
-            else:
-                lengths = new("lengths", "int32", 1, batch_axis=0)
-                inputs, initial, start = [x, y, lengths], None, 0
-                sentences = at.maximum(at.sum(at.gt(lengths, 0)), 1)   # padding columns of length 0 do not count
-            keep = {site: new(f"keep_{site}", floatX(), 3, batch_axis=1) for site in self.dropout_sites()} \
-                if kind == "train" else {}
-            inputs += list(keep.values())
-            g = self.build(x, y, lengths, initial, start, keep)
-            train_cost = g["train_cost"] / at.cast(sentences, floatX())
-            reported = [g["cost"]] + (g["final"] if stream else [])
-        else:
-            x = new("x", "int32", 1)
-            if kind == "probs":
-                return function([x], self.build(as_batch_of_one(x))["probs"][:, 0, :])
-            if kind == "train" and self.dropout:
-                raise InputError("a model with dropout trains in batches (train_batch, train_stream), not per sentence")
-            y = new("y", "int32", 1)
-            inputs, g = [x, y], self.build(as_batch_of_one(x), as_batch_of_one(y))
-            train_cost, reported = g["train_cost"], []
-        unused = "ignore" if stream else "raise"        # only clocked cells read a window's start
-        if kind == "cost":
-            return function(inputs, reported if stream else g["cost"], on_unused_input=unused)
-        if kind == "grads":
-            return function(inputs, grad(train_cost, self.params), on_unused_input=unused)
-        if kind == "train":
-            lr = new("learning_rate", floatX(), 0)
-            extra, updates = optimizers.updates(self, optimizer, train_cost, lr, clip)
-            # a batch step also reports its summed cross-entropy (free: the forward pass computes it)
-            return function(inputs + [lr] + extra, reported, updates=updates, on_unused_input=unused)
-        raise ValueError(kind)
-
-    def _compile_values(self, new, kind, optimizer, clip):
-        """The regression head on real-valued sequences X (T, B, word_dim): its prediction after the last
-        step, and a training step on the squared error averaged over the batch (full BPTT)."""
-        X = new("X", floatX(), 3, batch_axis=1)
-        states = self.run(self.sequences(X), self.zero_states(X.shape[1]))
-        prediction = self.logits(states[-1][-1])[:, 0]
-        if kind == "values":
-            return function([X], prediction)
-        targets, lr = new("targets", floatX(), 1, batch_axis=0), new("learning_rate", floatX(), 0)
-        mse = at.mean(at.square(prediction - targets))
-        extra, updates = optimizers.updates(self, optimizer, mse, lr, clip)
-        return function([X, targets, lr] + extra, mse, updates=updates)
-
-    def _compile_state_grads(self, new):
-        """For one sentence: the gradient of the last word's loss with respect to every state at every
-        step, each (T, H), through the whole recurrence (no truncation)."""
-        x, y = new("x", "int32", 1), new("y", "int32", 1)
-        column = as_batch_of_one(x)
-        nudges = [at.zeros((x.shape[0], column.shape[1], self.hidden_dim), dtype=floatX()) for _ in self.state_names]
-        states = self.run(self.sequences(column), self.zero_states(column.shape[1]), nudges=nudges)
-        loss = self.nll(states[-1][-1], y[-1:]).sum()
-        return function([x, y], [g[:, 0, :] for g in grad(loss, nudges)])
+        """The compiled function of that kind for the model's current truncation settings (cached):
+        kind probs, cost, grads, train or state_grads, with options optimizer, clip, batched (a padded
+        batch) or stream (a window of streams); or values and train_values, the regression head's
+        (compiled.Signature.of)."""
+        return self._compiled(kind, **options)
 
     def _sentence(self, x, *more):
         """Validate token ids once, clearly, instead of letting an index error surface from C code."""
         return checks.sentences(self.word_dim, x, *more)
 
     # ----------------------------------------------------------------------------- the tutorials' methods
-    def _run_sentence(self, kind, ids, *more, **options):
-        """The sentence function of that kind on checked token ids, then the further arguments more.  Under
-        the JAX backend, the batched function on the sentence as a batch of one, padded to a bucket length
-        (backend.padded_length): a few programs serve every length, and a batch of one sentence is exactly
-        the sentence (the probabilities, causal, are the padded run's first rows)."""
-        arrays = self._sentence(*ids)
-        if self.compiler != "jax":
-            return self.compiled(kind, **options)(*arrays, *more)
-        T = len(arrays[0])
-        padded = [np.pad(a, (0, backend.padded_length(T) - T)) for a in arrays]
-        if kind == "probs":
-            return np.asarray(self.compiled(kind)(*padded))[:T]
-        return self.compiled(kind, batched=True, **options)(*[a[:, None] for a in padded], np.int32([T]), *more)
-
     def forward_propagation(self, x):
         """Output probabilities (T, V) for one sentence."""
-        return self._run_sentence("probs", [x])
+        return self._compiled.on_sentence("probs", [x])
 
     def predict(self, x):
         """The most probable next word at every position."""
@@ -459,15 +368,15 @@ class RecurrentLM(ModelFile):
 
     def ce_error(self, x, y):
         """Cross-entropy of one sentence, summed over its words."""
-        return self._run_sentence("cost", [x, y])
+        return self._compiled.on_sentence("cost", [x, y])
 
     def bptt(self, x, y):
         """Gradients of the (truncated) loss, one array per parameter, in ``params`` order."""
-        return self._run_sentence("grads", [x, y])
+        return self._compiled.on_sentence("grads", [x, y])
 
     def sgd_step(self, x, y, learning_rate):
         """One plain SGD step on one sentence."""
-        return self._run_sentence("train", [x, y], learning_rate, optimizer="sgd")
+        return self._compiled.on_sentence("train", [x, y], learning_rate, optimizer="sgd")
 
     def calculate_total_loss(self, X, Y):
         return np.sum([self.ce_error(x, y) for x, y in zip(X, Y)])
@@ -495,36 +404,16 @@ class RecurrentLM(ModelFile):
                  **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
 
     # ----------------------------------------------------------------------------- minibatches
-    def _static(self, X, Y, lengths=None, masks=()):
-        """A batch (with lengths) or a window of streams (without), and its dropout masks, as the compiled
-        functions take them.  Under the JAX backend a batch's steps are padded to a bucket length
-        (backend.padded_length) and its sentences to a multiple of the devices, with empty sentences that
-        do not count, so that a few programs serve every batch; the ids are checked here, as XLA would
-        clamp them silently."""
-        if self.compiler != "jax":
-            return X, Y, lengths, masks
-        for ids in (X, Y):
-            checks.vocabulary(ids, self.word_dim)
-        devices = backend.MESH.size
-        if lengths is None:
-            if np.shape(X)[1] % devices:
-                raise InputError(f"{np.shape(X)[1]} streams cannot be split over {devices} devices: make the batch "
-                                 "size a multiple of the devices")
-            return X, Y, lengths, masks
-        steps, more = backend.padded_length(len(X)) - len(X), -np.shape(X)[1] % devices
-        return (np.pad(X, ((0, steps), (0, more))), np.pad(Y, ((0, steps), (0, more))), np.pad(lengths, (0, more)),
-                [np.pad(m, ((0, steps), (0, more), (0, 0)), constant_values=1) for m in masks])
-
     def batch_loss(self, X, Y, lengths):
         """Summed cross-entropy of a padded batch: X, Y (T, B) token ids, lengths (B,); padding is ignored."""
-        return self.compiled("cost", batched=True)(*self._static(X, Y, lengths)[:3])
+        return self.compiled("cost", batched=True)(*self._compiled.static(X, Y, lengths)[:3])
 
     def train_batch(self, X, Y, lengths, learning_rate, optimizer="sgd", clip=0.0, **hyper):
         """One update on a padded batch, with the cost averaged over its sentences (a batch of one
         sentence is exactly sgd_step).  hyper: the optimizer's extra inputs, e.g. decay for RMSprop.
         Returns the batch's summed cross-entropy before the update."""
         f = self.compiled("train", optimizer=optimizer, clip=float(clip), batched=True)
-        X, Y, lengths, masks = self._static(X, Y, lengths, self.dropout_masks(*np.shape(X)))
+        X, Y, lengths, masks = self._compiled.static(X, Y, lengths, self.dropout_masks(*np.shape(X)))
         return f(X, Y, lengths, *masks, learning_rate,
                  **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})[0]
 
@@ -536,7 +425,7 @@ class RecurrentLM(ModelFile):
     def stream_loss(self, X, Y, states=None, start=0):
         """Summed cross-entropy of one window X, Y (T, B) of B streams, continuing from states (those
         after the previous window; None: zeros) at time index start.  Returns (cost, states after it)."""
-        X, Y, _, _ = self._static(X, Y)
+        X, Y, _, _ = self._compiled.static(X, Y)
         cost, *final = self.compiled("cost", stream=True)(X, Y, *self.stream_states(X, states), start)
         return cost, final
 
@@ -545,7 +434,7 @@ class RecurrentLM(ModelFile):
         gradient stops there), the cost summed over the window's steps and averaged over the streams.
         Returns (the window's summed cross-entropy before the update, the states after it)."""
         f = self.compiled("train", optimizer=optimizer, clip=float(clip), stream=True)
-        X, Y, _, _ = self._static(X, Y)
+        X, Y, _, _ = self._compiled.static(X, Y)
         cost, *final = f(X, Y, *self.stream_states(X, states), start, *self.dropout_masks(*np.shape(X)),
                          learning_rate, **{**optimizers.HYPERPARAMETERS[optimizer], **hyper})
         return cost, final
