@@ -11,7 +11,7 @@ does the same for the block and then restores whatever those names were.  A name
 provide raises MissingTheanoName, which says which one: ``theano.tensor.nnet.relu is not in ...``.
 
 What it covers:
-- ``theano``: shared, function (with updates, givens and Param inputs), scan (sequences, outputs_info
+- ``theano``: shared, function (with updates, givens and inputs with defaults, Param), scan (sequences, outputs_info
   with dict(initial=...), non_sequences, truncate_gradient, strict, ...; returns (outputs, updates)),
   config (floatX), Param, In, grad, tensor, gradient;
 - ``theano.tensor`` (``T``): the backend's tensor module (ivector, scalar, tanh, zeros, argmax, sum,
@@ -27,6 +27,7 @@ x * x is.
 import contextlib
 import sys
 import types
+import warnings
 
 import backend
 from backend import at, lib
@@ -93,28 +94,53 @@ def categorical_crossentropy(coding_dist, true_dist):
                     f"{true_dist.dtype} for {coding_dist.ndim}-dimensional probabilities")
 
 
-def Param(variable, default=None, name=None, mutable=False, strict=False, allow_downcast=None,
-          implicit=None, borrow=None):
-    """Theano 0.7's function input with a default value: In(variable, value=default, ...)."""
-    return lib.In(variable, name=name, value=default, mutable=mutable, strict=strict,
-                  allow_downcast=allow_downcast, implicit=implicit, borrow=borrow)
+class Param:
+    """Theano 0.7's function input with a default value, Param(variable, default=0.9): function() fills
+    the default in when a call leaves the input out (PyTensor's In no longer takes one)."""
+
+    def __init__(self, variable, default=None, name=None, **_options):
+        self.variable, self.default, self.name = variable, default, name
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None, **options):
     """theano.function: compiled with the backend's default mode (our C linker and BLAS), less the
-    rewrites this module names."""
+    rewrites this module names; Param inputs left out of a call take their defaults."""
     if mode is None:
         mode = lib.compile.mode.get_default_mode().excluding(*POW_REWRITES)
-    return lib.function(inputs, outputs, mode=mode, updates=updates, givens=givens, **options)
+    inputs = list(inputs)
+    variables = [p.variable if isinstance(p, Param) else p for p in inputs]
+    compiled = lib.function(variables, outputs, mode=mode, updates=updates, givens=givens, **options)
+    if not any(isinstance(p, Param) for p in inputs):
+        return compiled
+
+    def call(*args, **named):
+        args = list(args)
+        for p in inputs[len(args):]:
+            name = p.name if isinstance(p, Param) and p.name else getattr(p, "variable", p).name
+            if name in named:
+                args.append(named.pop(name))
+            elif isinstance(p, Param):
+                args.append(p.default)
+            else:
+                break
+        return compiled(*args, **named)
+    call.compiled = compiled
+    return call
 
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None, truncate_gradient=-1,
          go_backwards=False, mode=None, name=None, profile=False, allow_gc=None, strict=False):
     """theano.scan, returning (outputs, updates) as Theano's did."""
-    extra = {"return_updates": True} if backend.NAME == "pytensor" else {}
+    if backend.NAME == "pytensor":     # PyTensor warns that its default will change; ours is Theano's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return lib.scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
+                            n_steps=n_steps, truncate_gradient=truncate_gradient, go_backwards=go_backwards,
+                            mode=mode, name=name, profile=profile, allow_gc=allow_gc, strict=strict,
+                            return_updates=True)
     return lib.scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences,
                     n_steps=n_steps, truncate_gradient=truncate_gradient, go_backwards=go_backwards,
-                    mode=mode, name=name, profile=profile, allow_gc=allow_gc, strict=strict, **extra)
+                    mode=mode, name=name, profile=profile, allow_gc=allow_gc, strict=strict)
 
 
 def _modules():
