@@ -145,3 +145,21 @@ def test_the_learning_rate_adjustment_recovers_the_variants_effects_and_the_shar
         assert score - adjusted[0] == pytest.approx(effects[r["variant"]] - effects[trials[0]["variant"]], abs=1e-9)
     shares = experiments.variance_shares(trials)
     assert shares["learning rate (5 bins)"] > 0.8 and shares["variant"] < 0.1
+
+
+def test_a_value_between_its_ticks_never_reaches_a_slow_clockwork_module():
+    """Why the clockwork RNN stays at the adding problem's baseline: a module reads the input only at its
+    ticks and reads only slower modules, so a value at an odd step enters the fastest module alone.  With
+    the regression head reading the slower modules only, such a value changes nothing, while one at a step
+    where a slower module ticks (6: the period-2 module; 8: every module) does."""
+    import experiments
+    model = experiments.fresh_regression_model({}, "cwrnn", 8, 5)       # modules of 2 units, periods 1, 2, 4, 8
+    V = model.V.get_value()
+    V[:, :2] = 0                                                          # the head ignores the fastest module
+    model.V.set_value(V)
+    X, _ = experiments.adding_batch(np.random.RandomState(0), 16, 4)
+    base = model.values(X)
+    for step, reaches in ((3, False), (7, False), (9, False), (6, True), (8, True)):
+        nudged = X.copy()
+        nudged[step, :, 0] += 0.5
+        assert (np.abs(model.values(nudged) - base).max() > 1e-6) == reaches, step
