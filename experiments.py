@@ -416,7 +416,7 @@ def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
         lines.append(f"| {NAMES[cell]} | {rate} | " + " | ".join(row) + " |")
     missing = sum(get(c) is None for c in pilot + final) + len(ADDING_RATES) * sum(c not in rates for c in cells)
     finished = [r for r in map(get, pilot + final) if r]
-    lines += ["", f"Runs logged: {len(finished)} ({sum(r['seconds'] for r in finished) / 3600:.1f} CPU-hours); "
+    lines += ["", f"Runs logged: {len(finished)} ({sum(r['seconds'] for r in finished) / 3600:.1f} hours of one worker); "
               + (f"still to run: {missing} or more (the final runs of a cell wait for its pilot). Resume with the "
                  "same command: finished runs are read from the log, an interrupted one continues from its "
                  "checkpoint in runs/adding/." if missing else "the grid is complete.")]
