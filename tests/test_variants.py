@@ -2,7 +2,7 @@
 gate (CIFG) options of LSTMAesara, the depth-gated LSTM (DGLSTMAesara) and the clockwork RNN (CWRNNAesara),
 against the numpy references of tests/reference.py written from the papers' equations: forward pass, losses,
 gradients in every truncation mode, the degenerate cases that reduce them to the plain models, parameter names,
-shapes and counts, the seed's draws, the constructors' defaults and their errors.
+shapes and counts, the draws after a fixed random seed, the constructors' defaults and their errors.
 
 Compiling costs seconds per graph, so each configuration below is built once per session (on first use) and the
 tests set random parameter values on it, restored afterwards.
