@@ -3,9 +3,9 @@ on the original files: the layer's functions against numpy, an equal module repo
 planted differences reported and named (exit 1), the user's folder left byte for byte as it was, the
 trained-file path, and one line with exit 2 for each kind of bad input.
 
-Compiling dominates these tests' time, so they compile with the backend's FAST_COMPILE mode (the same
-arithmetic, fewer graph rewrites: the numbers agree as closely, which the equal run asserts), each
-module is loaded once, and compare.py reuses our compiled model across its runs in this process."""
+Compiling dominates these tests' time, so each module is loaded once, and compare.py reuses our compiled
+model across its runs in this process.  (They once compiled in FAST_COMPILE mode: on Aesara the float32
+kernel tests that ran after them in the same process then failed.)"""
 import contextlib
 import io
 import os
@@ -21,14 +21,6 @@ import theano_compat
 
 IDIOM = os.path.join(os.path.dirname(__file__), "data", "theano_idiom", "rnnlm")
 WORD_DIM, HIDDEN_DIM = compare.KINDS[0].quick_sizes
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fast_compile():
-    saved = backend.config.mode
-    backend.config.mode = "FAST_COMPILE"
-    yield
-    backend.config.mode = saved
 
 
 @pytest.fixture(scope="module")
