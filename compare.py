@@ -224,6 +224,7 @@ class Originals:
         self.loading.discard(path)
         module = types.ModuleType(f"_original_{len(self.modules)}_{stem}")
         module.__file__ = path
+        import theano_compat
         saved = {name: sys.modules.get(name) for name in provided}
         sys.modules.update(provided)
         sys.modules[module.__name__] = module
@@ -233,11 +234,7 @@ class Originals:
         except Exception as e:
             raise InputError(f"{path}: fails on import: {explain(e)}") from None
         finally:
-            for name, before in saved.items():
-                if before is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = before
+            theano_compat.restore_modules(saved)
         self.modules[path] = module
         return module
 

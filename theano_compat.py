@@ -171,8 +171,13 @@ def installed():
     try:
         yield install()
     finally:
-        for name, module in before.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        restore_modules(before)
+
+
+def restore_modules(before):
+    """Put sys.modules back as `before` ({name: module, or None where there was none}) had it."""
+    for name, module in before.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
