@@ -10,13 +10,13 @@ Every other module imports from here, so the differences are handled once:
 - PyTensor's scan will stop returning (outputs, updates): ``scan`` here returns the outputs only;
 - PyTensor compiles with numba by default: we select its C virtual machine, the code Aesara runs;
 - Aesara's C ops (the products inside scan, GEMM updates) call BLAS.  Without one they fall back to
-  numpy through slow temporaries (an in-place GEMM: 3.4 ms instead of 0.5), so we link a current
+  numpy through slow temporaries (an in-place GEMM several times slower), so we link a current
   OpenBLAS, the `scipy-openblas32` wheel's (requirements.txt), through a small shim that gives its
   prefixed symbols their plain names; or Intel's MKL where it is installed (requirements-mkl.txt).
   The OpenBLAS inside older scipy wheels is the last resort: it predates recent CPUs and runs its
   generic kernels on them (blas_core() says which kernels run);
 - intermediate results keep their memory between calls (allow_gc=False): fresh allocations of the
-  large output-layer arrays at every step cost more in page faults than the arithmetic (Adam: 316 -> 184 ms);
+  large output-layer arrays at every step cost more in page faults than the arithmetic;
 - both compilers' scan infers the shapes of its whole loop body each time a rewrite touches a loop, and
   reads a few of them: here each is inferred when read (see _scan_shapes_on_demand).
 """
@@ -183,8 +183,8 @@ def _mkl_library():
 
 def _mkl_blas(lib):
     """Linker flags for Intel's MKL when it is installed in this environment (requirements-mkl.txt),
-    else None.  Its products are faster than OpenBLAS's here (PTB small's training window, 2 cores:
-    42 ms instead of 53).  RNNLM_BLAS=openblas keeps OpenBLAS."""
+    else None.  Its products are faster than OpenBLAS's on Intel CPUs (results/bench-ptb-mkl.md beside
+    results/bench-ptb.md).  RNNLM_BLAS=openblas keeps OpenBLAS."""
     found = _mkl_library()
     if not found:
         return None
@@ -284,7 +284,7 @@ def blas_label():
 
 
 # This rewrite folds a scalar factor into a product even when the product has other users, so a
-# gradient that clipping also reads got computed twice (PTB: a second 7 ms GEMM).
+# gradient that clipping also reads got computed twice (PTB: a second output-layer GEMM).
 NO_DOT22SCALAR = "local_dot22_to_dot22scalar"
 
 
@@ -293,7 +293,7 @@ def _import(name):
     logging.getLogger(f"{name}.tensor.blas").setLevel(logging.ERROR)
     if name == "aesara":
         # With MKL to come, OpenBLAS must not be loaded into the global namespace first: the compiled
-        # modules' sgemm_ would bind to its copy, not MKL's (PTB small's step: 53 ms instead of 42).
+        # modules' sgemm_ would bind to its copy, not MKL's.
         openblas = "" if _mkl_library() else _plain_blas()
         with _flags("aesara", blas__ldflags=openblas, allow_gc="False", optimizer_excluding=NO_DOT22SCALAR), \
                 warnings.catch_warnings():

@@ -239,7 +239,7 @@ def torch_interpreter(given):
 
 def pytorch_times(repeats, torch_python):
     """PyTorch's times for the per-sentence cases, measured in a process of its own: beside Aesara's
-    OpenBLAS threads PyTorch's compete for the two cores (its RNN step: 2.4 ms alone, 4.5 ms in our process)."""
+    OpenBLAS threads PyTorch's compete for the two cores and slow it down."""
     cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind, _entry, torch
              in SENTENCE_CASES if torch]
     command = [torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),

@@ -76,7 +76,7 @@ def _sentence_loss(states, cut, weight, bias, y):
 # ---------------------------------------------------------------- the tutorial models and their variants
 # Each builder returns (params, loss_fn, update_fn); loss_fn(x, y) returns (loss to backprop, full loss).
 # Input columns U[:, x_t] are gathered for all steps at once with index_select: its backward (index_add)
-# is cheap, while the backward of advanced indexing U[:, x] costs ~10 ms at word_dim 8000 on this CPU.
+# is cheap, while the backward of advanced indexing U[:, x] is slow at word_dim 8000.
 # The per-step rows are taken with unbind(), whose backward stacks all the rows' gradients at once
 # (indexing inputs[t] would build and add up a full-size zero gradient for every step).
 

@@ -2,17 +2,17 @@
 
 1. Softmax and its cross-entropy over the vocabulary.  The output layer is most of a language model's
    work: T*B words times a vocabulary of V.  From generic ops, softmax, log-softmax and their gradients
-   each make their own passes (about 35 ms apiece for 736 words x 10k vocabulary here).  This op is C:
+   each make their own passes over those T*B*V values.  This op is C:
    it adds the output bias, and goes over each row twice while it sits in the cache (its maximum, then
    its sum of exponentials, vectorised); the gradient recomputes the exponentials rather than storing
-   the probabilities, and sums the bias's gradient as it goes.  PTB small: 3.5 + 4 ms per step where
-   numpy, chunked over both cores, took 9.4 + 5.5.  Beside MKL, whose threads then come from the same
-   OpenMP runtime (backend.kernel_compile_args), large arrays are split by rows over OpenMP's threads:
-   1.7 + 2.0 ms on 2 cores (results/ptb-profile.md).  (Beside OpenBLAS's own threads, OpenMP's raced
-   them for the two cores and were as often slower, so there the loops stay serial.)
+   the probabilities, and sums the bias's gradient as it goes (faster than numpy chunked over both
+   cores).  Beside MKL, whose threads then come from the same OpenMP runtime
+   (backend.kernel_compile_args), large arrays are split by rows over OpenMP's threads
+   (results/ptb-profile.md).  (Beside OpenBLAS's own threads, OpenMP's raced them for the two cores and
+   were as often slower, so there the loops stay serial.)
 
 2. tanh and the logistic sigmoid in float32.  The C code Aesara generates calls the C library's
-   tanhf, about 9 ns per element, once per element (PTB small: 6 ms per step).  Here both are written
+   tanhf once per element, which does not vectorise.  Here both are written
    with an exponential computed in double precision from a polynomial, which gcc vectorises; the
    result, rounded to float32, is the correctly rounded value but for rare ties (none among the
    tests' 4.9 million sampled inputs, nor among every 97th float32 in a one-off run).  Their gradients
@@ -24,12 +24,12 @@
    gradient is asked for; plain SGD instead adds the sparse rows to those columns in place
    (AddToColumns, optimizers.sgd), so a step touches T*B columns instead of the whole vocabulary.
    The sums and the adding are C: numpy's sort-and-reduce and Aesara's generic indexed increment
-   cost 0.9 ms per table for PTB's 400 words, 0.2 ms here.
+   were several times slower.
 
 4. The sum of squares of all gradients, for clipping their global norm, in one op.  One BLAS dot per
    gradient was as fast, but each dot became a matrix-vector product writing into a one-element
    buffer, and Aesara's merge pass tried to merge those identical buffers pairwise, failing and undoing
-   the whole graph change each time: compiling a depth-gated LSTM's clipped step took 7 minutes.
+   the whole graph change each time: compiling a depth-gated LSTM's clipped step took minutes.
 
 The C code is in kernels_c/: a .c file per op (the softmax and its gradient share one), the headers
 they share, and the loops written once for both float types (*_T.h, see typed.h).
@@ -264,7 +264,7 @@ class Columns(Op):
 
 class ColumnSums(COp):
     """(ids (N,), rows (N, H)) -> (the distinct ids (K,) in order, the rows summed per id (K, H)): a
-    sparse gradient.  C (numpy's sort and reduceat took 0.3-0.5 ms for PTB's 400 ids, 25 us here)."""
+    sparse gradient.  C: numpy's sort and reduceat were an order of magnitude slower."""
     __props__ = ()
 
     def make_node(self, ids, rows):
@@ -308,8 +308,8 @@ class ScatterColumns(Op):
 class AddToColumns(COp):
     """(M (H, V), ids (K,), rows (K, H)) -> M with rows[k] added to column ids[k].  Built on a copy of
     M; a rewrite makes it work in place where M may be overwritten (a parameter being updated).
-    Aesara's in-place advanced increment took 0.4 ms a table for PTB's 400 words: it goes element by
-    element through numpy's generic indexing machinery."""
+    Aesara's in-place advanced increment is slower: it goes element by element through numpy's generic
+    indexing machinery."""
     __props__ = ("inplace",)
 
     def __init__(self, inplace=False):

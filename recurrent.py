@@ -136,8 +136,7 @@ class RecurrentLM(ModelFile):
     def add_params(self, **values):
         """Create one shared variable per keyword, in order (so draws happen in the listed order).
         Lookup tables are stored column-major: a word's column is then contiguous, so the lookup and
-        its sparse SGD update touch T*B short runs of memory instead of scattered elements (PTB small:
-        4 ms less per step)."""
+        its sparse SGD update touch T*B short runs of memory instead of scattered elements."""
         for name, value in values.items():
             value = np.asarray(value).astype(floatX())
             table = name in self.tables or name == "embedding"
