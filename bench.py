@@ -10,9 +10,9 @@ the same run.  float32, token ids drawn at random (speed does not depend on the 
     python bench.py --backend jax                # PyTensor's JAX backend beside its C backend, same run
 
 PyTorch is optional: `pip install torch==2.13.0` (the CPU build) into this environment adds its column
-(or --torch-python names an interpreter that has it).  The PTB row is timed in alternating blocks beside
-a PyTorch process, so that the machine's drift falls on both, and beside the bound its matrix products
-set at the speed this BLAS reaches.
+(or --torch-python names an interpreter that has it).  Every row with a PyTorch counterpart is timed in
+alternating blocks beside a PyTorch process, so that the machine's drift falls on both; the PTB row also
+beside the bound its matrix products set at the speed this BLAS reaches.
 The baseline ("original structure") is each model's equations written the way the tutorials' code was:
 everything inside one scan (input lookup, one product per gate, softmax), Theano's truncate_gradient,
 stock Aesara ops and dense gradients for every parameter.
@@ -90,11 +90,11 @@ def original_structure_step(name, model, optimizer):
     return lambda xs, ys: f(xs, ys, 0.001, *[0.9] * len(extra))
 
 
-def sentence_rows(repeats, torch_times):
-    """The per-sentence rows, and each variant's time relative to the cell it extends."""
+def sentence_rows(repeats, peer):
+    """The per-sentence rows (each paired with PyTorch's step where the peer has it), and each variant's
+    time relative to the cell it extends."""
     rng = np.random.RandomState(0)
     rows, full_bptt_steps = [], {}
-    torch_rows = iter(torch_times["sentences"] if torch_times else ())
     for label, cls, options, V, H, k, optimizer, kind, entry, torch in SENTENCE_CASES:
         x, y = (rng.randint(0, V, LENGTH).astype(np.int32) for _ in range(2))
         np.random.seed(0)
@@ -109,8 +109,9 @@ def sentence_rows(repeats, torch_times):
         if not options and entry.tutorial:     # the 2015 code had only the tutorials' models
             original = original_structure_step(entry.name, cls(V, hidden_dim=H, bptt_truncate=k), optimizer)
             row["original_ms"] = median_ms(lambda: original(x, y), max(5, repeats // 3))
-        if torch_times and torch:
-            row["torch_ms"] = next(torch_rows)
+        if peer and label in peer.cases:
+            row["ours_ms"], row["torch_ms"], over = paired(step, peer, label, repeats, block=5)
+            row["ours_over_torch"] = statistics.median(over)
         rows.append(row)
         print(f"  {label}: {row}", file=sys.stderr, flush=True)
     return rows, paired_ratios(full_bptt_steps, repeats)
@@ -143,18 +144,18 @@ def ptb_step():
     return model, step
 
 
-def ptb_row(repeats, torch_python):
-    """The PTB step's row: ours paired with PyTorch's (paired_ptb) where torch_python is given, and the
-    bound its matrix products set at this BLAS's speed (gemm_bound)."""
+def ptb_row(repeats, peer):
+    """The PTB step's row: ours paired with PyTorch's where there is a peer, and the bound its matrix
+    products set at this BLAS's speed (gemm_bound)."""
     model, step = ptb_step()
     start = time.perf_counter()
     step()
     row = {"case": "PTB small: embedding 200, LSTM 2x200, vocabulary 10000, a window of 20 streams x 20 steps, "
                    "SGD, clip 5",
            "compile_s": time.perf_counter() - start, "tokens": PTB_SMALL[3] * PTB_SMALL[4]}   # streams x steps
-    if torch_python:
-        row["ours_ms"], row["torch_ms"], row["torch_over_ours"], row["torch_version"] = paired_ptb(
-            step, torch_python, repeats)
+    if peer:
+        row["ours_ms"], row["torch_ms"], over = paired(step, peer, "ptb", repeats)
+        row["torch_over_ours"] = statistics.median(1 / r for r in over)
     else:
         row["ours_ms"] = median_ms(step, repeats)
     row["bound_ms"], row["gemm_gflops"] = gemm_bound()
@@ -162,16 +163,33 @@ def ptb_row(repeats, torch_python):
     return row
 
 
-def paired_ptb(step, torch_python, repeats, block=3, pause=0.3):
-    """Our PTB step and PyTorch's peer (bench_torch.py --serve-ptb, in a process of its own) timed in
-    alternating blocks of `block` steps, with a pause before each block in which the other process's
-    BLAS threads stop spinning.  A shared machine's drift (2x within minutes, seen here) then falls on
-    both alike.  (our median ms, PyTorch's median ms, the median of the blocks' PyTorch/ours ratios,
-    PyTorch's version)."""
-    peer = subprocess.Popen([torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
-                             "--serve-ptb", json.dumps(PTB_SMALL)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    version = peer.stdout.readline().strip()              # once warmed up
+class Peer:
+    """PyTorch's steps in a process of its own (bench_torch.py --serve), each timed on request: the cases
+    are {name: bench_torch's case}, built and warmed up at the start."""
+
+    def __init__(self, torch_python, cases):
+        self.cases = {name: i for i, name in enumerate(cases)}
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py")
+        self.process = subprocess.Popen([torch_python, script, "--serve", json.dumps(list(cases.values()))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.version = self.process.stdout.readline().strip()
+
+    def ms(self, name, count):
+        """The mean ms of `count` steps of the case."""
+        self.process.stdin.write(f"{self.cases[name]} {count}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def paired(step, peer, name, repeats, block=3, pause=0.3):
+    """Our step and the peer's case `name` timed in alternating blocks of `block` steps, with a pause
+    before each block in which the other process's BLAS threads stop spinning.  A shared machine's
+    drift (2x within minutes, seen here) then falls on both alike.  (our median ms, PyTorch's median ms,
+    each pair of blocks' ratio ours / PyTorch's)."""
     for _ in range(WARMUP):
         step()
     ours, theirs = [], []
@@ -183,13 +201,8 @@ def paired_ptb(step, torch_python, repeats, block=3, pause=0.3):
                 step()
             ours.append((time.perf_counter() - start) * 1000.0 / block)
         else:
-            peer.stdin.write(f"{block}\n")
-            peer.stdin.flush()
-            theirs.append(float(peer.stdout.readline()))
-    peer.stdin.close()
-    peer.wait()
-    return (statistics.median(ours), statistics.median(theirs),
-            statistics.median(t / o for o, t in zip(ours, theirs)), version)
+            theirs.append(peer.ms(name, block))
+    return statistics.median(ours), statistics.median(theirs), [o / t for o, t in zip(ours, theirs)]
 
 
 def window_gflop():
@@ -237,24 +250,21 @@ def torch_interpreter(given):
     return None
 
 
-def pytorch_times(repeats, torch_python):
-    """PyTorch's times for the per-sentence cases, measured in a process of its own: beside Aesara's
-    OpenBLAS threads PyTorch's compete for the two cores and slow it down."""
-    cases = [[kind, V, H, k, LENGTH] for _label, _cls, _options, V, H, k, _optimizer, kind, _entry, torch
-             in SENTENCE_CASES if torch]
-    command = [torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch.py"),
-               "--json", json.dumps({"sentences": cases}), str(repeats)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
-
-
 def measure(repeats, torch_python, sentences=True):
-    """Every row (or only the PTB row) on this interpreter's backend."""
-    torch_times = pytorch_times(repeats, torch_python) if torch_python and sentences else None
-    rows, variants = sentence_rows(repeats, torch_times) if sentences else ([], {})
-    ptb = ptb_row(repeats, torch_python)
+    """Every row (or only the PTB row) on this interpreter's backend, paired with PyTorch's steps in a
+    process of its own where torch_python is given (beside Aesara's OpenBLAS threads, PyTorch's would
+    compete with them for the cores in one process)."""
+    cases = {label: ["sentence", kind, V, H, k, LENGTH] for label, _cls, _options, V, H, k, _optimizer, kind,
+             _entry, torch in SENTENCE_CASES if torch and sentences}
+    peer = Peer(torch_python, {**cases, "ptb": ["ptb", *PTB_SMALL]}) if torch_python else None
+    try:
+        rows, variants = sentence_rows(repeats, peer) if sentences else ([], {})
+        ptb = ptb_row(repeats, peer)
+    finally:
+        if peer:
+            peer.close()
     return {"backend": backend.describe(), "python": platform.python_version(), "numpy": np.__version__,
-            "torch": ptb.get("torch_version"), "sentences": rows, "variants": variants, "ptb": ptb}
+            "torch": peer.version if peer else None, "sentences": rows, "variants": variants, "ptb": ptb}
 
 
 def jax_table(repeats):
@@ -320,6 +330,10 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def paired_ratio(value):
+    return f"{value:.2f}x" if value else "-"
+
+
 def table(results):
     """The per-sentence tables (where measured) and the PTB table, in markdown."""
     return "\n".join((sentence_tables(results) + [""] if any(r["sentences"] for r in results) else []) +
@@ -328,12 +342,12 @@ def table(results):
 
 def sentence_tables(results):
     lines = ["| configuration | backend | ours ms | original structure ms | PyTorch ms | ours / original "
-             "| ours / PyTorch | compile s |", "|---|---|---|---|---|---|---|---|"]
+             "| ours / PyTorch (paired) | compile s |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         for row in r["sentences"]:
             lines.append(f"| {row['case']} | {r['backend']} | {row['ours_ms']:.2f} | {number(row.get('original_ms'))} | "
                          f"{number(row.get('torch_ms'))} | {ratio(row['ours_ms'], row.get('original_ms'))} | "
-                         f"{ratio(row['ours_ms'], row.get('torch_ms'))} | {row['compile_s']:.0f} |")
+                         f"{paired_ratio(row.get('ours_over_torch'))} | {row['compile_s']:.0f} |")
     lines += ["", "| cell (vocabulary 8000, hidden 100) | parameters |", "|---|---|"]
     lines += [f"| {name} | {count:,} |" for name, count in parameter_counts()]
     lines += ["", "| variant | backend | the cell it extends | variant / cell (median of 5 alternating rounds) |",

@@ -294,8 +294,8 @@ _BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru, "cwrnn":
              "dglstm": functools.partial(_build_lstm, layers=2, peephole=True, depth=True)}
 
 
-def sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, length=45, repeats=30, threads=2, seed=0):
-    """Median milliseconds of one training step (forward, backward, update) on one random sentence.
+def sentence_step(kind, word_dim, hidden_dim, bptt_truncate, length=45, threads=2, seed=0):
+    """One training step (forward, backward, update) on one random sentence, as a function of no arguments.
 
     kind: "rnn", "lstm", "peephole", "cifg", "lstm2", "dglstm" or "cwrnn" (SGD, lr 0.005) or "gru"
     (2-layer GRU, RMSprop lr 0.001, decay 0.9).
@@ -314,8 +314,12 @@ def sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, length=45, repea
         loss, _full_loss = loss_fn(x, y)
         loss.backward()
         update()
+    return step
 
-    return median_ms(step, repeats)
+
+def sentence_step_ms(kind, word_dim, hidden_dim, bptt_truncate, length=45, repeats=30, threads=2, seed=0):
+    """Median milliseconds of sentence_step's step."""
+    return median_ms(sentence_step(kind, word_dim, hidden_dim, bptt_truncate, length, threads, seed), repeats)
 
 
 # ---------------------------------------------------------------- Zaremba et al.'s small PTB model
@@ -375,17 +379,21 @@ def ptb_small_tokens_per_s(word_dim=10000, hidden_dim=200, layers=2, batch=20, s
     return ms, batch * steps / (ms / 1000.0)
 
 
-def serve_ptb(case):
-    """The PTB step as a peer for bench.py's paired timing: warms up, prints the version, then for each
-    line N read prints the mean ms of N steps, until its input closes."""
-    step = ptb_small_step(*case)
-    for _ in range(WARMUP):
-        step()
+def serve(cases):
+    """The peer of bench.py's paired timing.  cases: a list of ["sentence", kind, word_dim, hidden_dim,
+    bptt_truncate, length] (sentence_step) and ["ptb", word_dim, hidden_dim, layers, batch, steps]
+    (ptb_small_step).  Builds and warms up each case's step, prints the version, then for each line
+    "i n" read prints the mean ms of n steps of case i, until its input closes."""
+    steps = [sentence_step(*case[1:]) if case[0] == "sentence" else ptb_small_step(*case[1:]) for case in cases]
+    for step in steps:
+        for _ in range(WARMUP):
+            step()
     print(torch.__version__, flush=True)
     for line in sys.stdin:
-        count, start = int(line), time.perf_counter()
+        case, count = map(int, line.split())
+        start = time.perf_counter()
         for _ in range(count):
-            step()
+            steps[case]()
         print((time.perf_counter() - start) * 1000.0 / count, flush=True)
 
 
@@ -461,20 +469,9 @@ def train_ptb_small(nepoch=13, log=None, threads=2, seed=10, batch=20, unroll=20
         record.close()
 
 
-def measure_json(cases, repeats):
-    """bench.py's PyTorch column, as one JSON line: ms per step for each sentence case [kind, word_dim,
-    hidden_dim, bptt_truncate, length] (the PTB case is paired step by step instead: serve_ptb)."""
-    sentences = [sentence_step_ms(kind, V, H, k, length=length, repeats=repeats)
-                 for kind, V, H, k, length in cases["sentences"]]
-    print(json.dumps({"version": torch.__version__, "sentences": sentences}))
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--json"]:   # python bench_torch.py --json CASES REPEATS (used by bench.py)
-        measure_json(json.loads(sys.argv[2]), int(sys.argv[3]))
-        sys.exit()
-    if sys.argv[1:2] == ["--serve-ptb"]:   # python bench_torch.py --serve-ptb CASE (bench.py's paired peer)
-        serve_ptb(json.loads(sys.argv[2]))
+    if sys.argv[1:2] == ["--serve"]:   # python bench_torch.py --serve CASES (bench.py's paired peer)
+        serve(json.loads(sys.argv[2]))
         sys.exit()
     if sys.argv[1:2] == ["--ptb-small"]:   # python bench_torch.py --ptb-small [EPOCHS] [--log RUN.jsonl]
         more = sys.argv[2:]
