@@ -169,7 +169,7 @@ class TrainingRun:
     def train(self, header, command):
         """Compile and time the step, then train to --nepoch; header and command start the log."""
         s = self.s
-        print("Compiling the training step (the first run takes about a minute; then it is cached)...", flush=True)
+        print("Compiling the training step (the first run takes a minute or two; then it is cached)...", flush=True)
         started = time.perf_counter()
         X_train, y_train = self.data["train"]
         feed = training.feed(X_train, y_train, s["batch_size"], s["unroll"])
