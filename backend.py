@@ -183,8 +183,8 @@ def _mkl_library():
 
 def _mkl_blas(lib):
     """Linker flags for Intel's MKL when it is installed in this environment (requirements-mkl.txt),
-    else None.  Its products are faster than OpenBLAS's on Intel CPUs (results/bench-ptb-mkl.md beside
-    results/bench-ptb.md).  RNNLM_BLAS=openblas keeps OpenBLAS."""
+    else None.  Its products are faster than OpenBLAS's on Intel CPUs (results/bench-mkl.md beside
+    results/bench.md).  RNNLM_BLAS=openblas keeps OpenBLAS."""
     found = _mkl_library()
     if not found:
         return None
