@@ -108,6 +108,32 @@ def _build_rnn(gen, word_dim, hidden_dim, cut):
     return params, loss_fn, _sgd(params, 0.005)
 
 
+def _build_mgu(gen, word_dim, hidden_dim, cut):
+    """Zhou et al. 2016's minimal gated unit: f_t = sigmoid(W_f h + U_f x + b_f),
+    h~_t = tanh(W_h (f_t h) + U_h x + b_h), h_t = (1 - f_t) h + f_t h~_t; softmax(V h_t + b_V)."""
+    U = _uniform(gen, (2 * hidden_dim, word_dim), word_dim)     # U_f over U_h: one gather for both
+    W_f = _uniform(gen, (hidden_dim, hidden_dim), hidden_dim)
+    W_h = _uniform(gen, (hidden_dim, hidden_dim), hidden_dim)
+    V = _uniform(gen, (word_dim, hidden_dim), hidden_dim)
+    b, b_V = torch.zeros(2 * hidden_dim), torch.zeros(word_dim)
+    params = _params(U, W_f, W_h, V, b, b_V)
+
+    def loss_fn(x, y):
+        inputs = (U.index_select(1, x).t() + b).unbind(0)    # row t: U_f[:, x_t] + b_f, U_h[:, x_t] + b_h
+        h = torch.zeros(hidden_dim)
+        states = []
+        for t, u_x in enumerate(inputs):
+            if t == cut and cut > 0:
+                h = h.detach()
+            u_f, u_h = u_x[:hidden_dim], u_x[hidden_dim:]
+            f = torch.sigmoid(torch.addmv(u_f, W_f, h))
+            h = (1 - f) * h + f * torch.tanh(torch.addmv(u_h, W_h, f * h))
+            states.append(h)
+        return _sentence_loss(states, cut, V, b_V, y)
+
+    return params, loss_fn, _sgd(params, 0.005)
+
+
 class _LSTMLayer:
     """One layer of the LSTM family, of width H, on inputs of size n_in.
 
@@ -287,7 +313,7 @@ def _build_cwrnn(gen, word_dim, hidden_dim, cut, periods=(1, 2, 4, 8)):
     return params, loss_fn, _sgd(params, 0.005)
 
 
-_BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru, "cwrnn": _build_cwrnn,
+_BUILDERS = {"rnn": _build_rnn, "lstm": _build_lstm, "gru": _build_gru, "cwrnn": _build_cwrnn, "mgu": _build_mgu,
              "peephole": functools.partial(_build_lstm, peephole=True),
              "cifg": functools.partial(_build_lstm, coupled=True),
              "lstm2": functools.partial(_build_lstm, layers=2),

@@ -89,7 +89,7 @@ REGISTRY = {e.name: e for e in [
           bench=(BenchRow("cwrnn", "Clockwork RNN 8000/100, periods 1,2,4,8, full BPTT, SGD", 8000, 100, -1, "sgd",
                           extends="rnn"),)),
     Entry("mgu", "mgu_aesara", "MGUAesara", "MGU", "minimal gated unit: one gate", file_keys=("U_f", "U_h"),
-          bench=(BenchRow("mgu", "MGU 8000/100, full BPTT, SGD", 8000, 100, -1, "sgd", torch=False),)),
+          bench=(BenchRow("mgu", "MGU 8000/100, full BPTT, SGD", 8000, 100, -1, "sgd"),)),
 ]}
 
 
