@@ -631,8 +631,10 @@ def compare(args):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "compare-quick-trials.jsonl" if args.quick else "compare-trials.jsonl")
     configs = trial_configs(variants, trials, args.seed, budget)
+    # Submitted trial by trial, so that a study stopped early has every variant at nearly the same count.
+    by_trial = sorted(configs, key=lambda c: c["trial"])
     done = (finished_runs(path) if args.report else
-            run_study(configs, path, args.address or os.environ.get("RAY_ADDRESS"), args.workers))
+            run_study(by_trial, path, args.address or os.environ.get("RAY_ADDRESS"), args.workers))
     results = [done[c["variant"], c["trial"]] for c in configs if (c["variant"], c["trial"]) in done]
     if args.quick:
         confirm(len(results) == len(configs), f"{len(results)} of {len(configs)} trials recorded")
