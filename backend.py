@@ -387,7 +387,34 @@ def _scan_shapes_on_demand():
     module.infer_shape = lambda outs, inputs, input_shapes: _ShapesOnDemand(infer, outs, inputs, input_shapes)
 
 
+def _shape_arithmetic_compiled_quickly():
+    """Compile at -O1, not -O3, the modules whose nodes only compute integers of rank 0 (from anything)
+    or integer vectors from integer scalars: the shape and index arithmetic around every loop and slice,
+    about half of a cold compile's modules.  -O3's extra passes lengthen their compile and find nothing
+    to vectorise there; integer arithmetic gives the same values at any level."""
+    clinker = importlib.import_module(f"{lib.__name__}.link.c.basic").CLinker
+    compile_args = clinker.compile_args
+
+    def discrete(variables):
+        return all(getattr(v.type, "dtype", "float").startswith(("int", "uint", "bool")) for v in variables)
+
+    def rank_0(variables):
+        return all(getattr(v.type, "ndim", 0) == 0 for v in variables)
+
+    def shape_arithmetic(node):
+        return discrete(node.outputs) and (rank_0(node.outputs) or (discrete(node.inputs) and rank_0(node.inputs)))
+
+    def args(self):
+        flags = compile_args(self)
+        if self.node_order and all(shape_arithmetic(node) for node in self.node_order):
+            flags = ["-O1" if flag == "-O3" else flag for flag in flags]
+        return flags
+
+    clinker.compile_args = args
+
+
 _scan_shapes_on_demand()
+_shape_arithmetic_compiled_quickly()
 NAME = lib.__name__
 VERSION = lib.__version__
 at = lib.tensor

@@ -157,6 +157,27 @@ def test_softmax_crossentropy_split_over_openmp_threads_is_the_reference(monkeyp
     test_softmax_crossentropy_and_gradients("float64", 1e-13, "c", True, N=129, V=8200)
 
 
+def test_shape_arithmetic_compiles_at_o1_and_everything_else_at_o3():
+    """Modules of integer scalar arithmetic only are compiled at -O1 (backend.py: quicker, with nothing
+    to vectorise); a module touching floats keeps -O3; the -O1 module computes what Python does."""
+    import importlib
+    CLinker = importlib.import_module(f"{backend.NAME}.link.c.basic").CLinker
+    FunctionGraph = importlib.import_module(f"{backend.NAME}.graph.fg").FunctionGraph
+
+    def level(inputs, output):
+        flags = CLinker().accept(FunctionGraph(inputs, [output])).compile_args()
+        return [flag for flag in flags if flag in ("-O1", "-O3")]
+
+    i, j = at.lscalar("i"), at.lscalar("j")
+    x, y = at.dscalar("x"), at.dmatrix("y")
+    assert level([i, j], (i * 3 - j) // 2) == ["-O1"]
+    assert level([i, x], i * x) == ["-O3"]
+    assert level([y], y * 2) == ["-O3"]
+    floor_division = function([i, j], (i * 3 - j) // 2)
+    for a, b in [(7, -4), (-7, 4), (0, 1), (-3, -9)]:
+        assert floor_division(a, b) == (a * 3 - b) // 2
+
+
 def run_python(program, **env):
     """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
     import subprocess
