@@ -420,11 +420,15 @@ def main():
     save(args.save, report)
 
 
+# the environment variables that change what the bench measures: devices, threads, the BLAS
+RECORDED_ENVIRONMENT = ("XLA_FLAGS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RNNLM_BLAS")
+
+
 def save(path, report):
     """The tables, with the command and the date, in a markdown file (None: nowhere)."""
     if path:
-        flags = os.environ.get("XLA_FLAGS")
-        command = " ".join(([f"XLA_FLAGS={flags}"] if flags else []) + ["python", "bench.py"] + sys.argv[1:])
+        settings = [f"{name}={os.environ[name]}" for name in RECORDED_ENVIRONMENT if name in os.environ]
+        command = " ".join(settings + ["python", "bench.py"] + sys.argv[1:])
         with open(path, "w") as f:
             f.write(f"# Training-step speed\n\n`{command}`, {time.strftime('%Y-%m-%d %H:%M %Z')}\n\n{report}\n")
 

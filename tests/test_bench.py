@@ -15,3 +15,19 @@ def test_the_ptb_windows_matrix_products_come_to_6_3_gflop():
                          text=True, timeout=300, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert run.returncode == 0, run.stderr[-2000:]
     assert float(run.stdout.split()[-1]) == pytest.approx(4.8 + 1.536)
+
+
+def test_a_saved_table_names_the_thread_settings_it_ran_under(tmp_path):
+    """A bench file's command line carries the environment that changes what was measured (here one BLAS
+    thread), and not the rest of the environment."""
+    out = tmp_path / "bench.md"
+    code = f"import sys, bench; sys.argv = ['bench.py', '--ptb-only']; bench.save({str(out)!r}, 'the tables')"
+    recorded = ("XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RNNLM_BLAS")
+    env = {name: value for name, value in os.environ.items() if name not in recorded}
+    env.update(OPENBLAS_NUM_THREADS="1", UNRELATED_SETTING="x")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 0, run.stderr[-2000:]
+    command = out.read_text().splitlines()[2]
+    assert command.startswith("`OPENBLAS_NUM_THREADS=1 python bench.py --ptb-only`"), command
+    assert "UNRELATED" not in command
