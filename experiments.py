@@ -377,6 +377,28 @@ def adding_cell(runs, expected, fair):
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def adding_claims(solved_counts):
+    """The literature's two claims on the adding problem, judged per length from {(cell, T): (solved, runs)}
+    of the final phase: an RNN fails at long lags (Hochreiter & Schmidhuber 1997) and an LSTM, given enough
+    sequences, solves them.  At a length where both have all their runs, the pair is reproduced when the
+    LSTM solves most and the RNN none, contradicted when the RNN solves as many as the LSTM, else undecided.
+    Lines of markdown."""
+    verdicts = {}
+    for T in sorted({T for _, T in solved_counts}):
+        rnn, lstm = solved_counts.get(("rnn", T)), solved_counts.get(("lstm", T))
+        if not rnn or not lstm:
+            continue
+        if rnn[0] == 0 and 2 * lstm[0] > lstm[1]:
+            verdict = "reproduced"
+        elif rnn[0] >= lstm[0]:
+            verdict = "contradicted"
+        else:
+            verdict = "undecided"
+        verdicts.setdefault(verdict, []).append(f"T = {T} (RNN {rnn[0]}/{rnn[1]}, LSTM {lstm[0]}/{lstm[1]})")
+    return [f"- *Long lags defeat the RNN, not the LSTM* (Hochreiter & Schmidhuber 1997), {verdict}: "
+            + ", ".join(where) for verdict, where in verdicts.items()]
+
+
 def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
     fair = ADDING_FAIR_STEPS
     get = lambda config: done.get(adding_key(config))
@@ -414,6 +436,18 @@ def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
             row.append(adding_cell([r for r in map(get, configs) if r], len(configs), fair) if configs else "-")
         rate = f"{rates[cell]:g}" if cell in rates else "pilot to run"
         lines.append(f"| {NAMES[cell]} | {rate} | " + " | ".join(row) + " |")
+    counts = {}
+    for config in final:
+        run = get(config)
+        if run and run["status"] == "ok":
+            solved, total = counts.get((config["cell"], config["T"]), (0, 0))
+            counts[config["cell"], config["T"]] = (solved + (run["solved"] is not None), total + 1)
+    complete = {key: count for key, count in counts.items()
+                if count[1] == sum(c["cell"] == key[0] and c["T"] == key[1] for c in final)}
+    claims = adding_claims(complete)
+    if claims:
+        lines += ["", "## The claims", "", "Solved runs of the final phase, at the lengths where every run is "
+                  "logged:", ""] + claims
     missing = sum(get(c) is None for c in pilot + final) + len(ADDING_RATES) * sum(c not in rates for c in cells)
     finished = [r for r in map(get, pilot + final) if r]
     lines += ["", f"Runs logged: {len(finished)} ({sum(r['seconds'] for r in finished) / 3600:.1f} hours of one worker); "
