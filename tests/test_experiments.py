@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -17,21 +18,37 @@ def run(*args, **kwargs):
                           timeout=900, **kwargs)
 
 
-@pytest.mark.parametrize("experiment, claim", [
-    ("vanishing", "below the LSTM's"),      # at lag 50 the untrained RNN's gradient is 100x below the LSTM's
-    ("adding", "below a quarter of the baseline"),    # the LSTM learns the adding problem at T = 30
-    ("degenerate", "is the RNN with one more tanh"),
-])
-def test_the_quick_form_shows_the_claim(experiment, claim):
-    result = run(experiment, "--quick")
+CLAIMS = {
+    "vanishing": "below the LSTM's",      # at lag 50 the untrained RNN's gradient is 100x below the LSTM's
+    "adding": "below a quarter of the baseline",    # the LSTM learns the adding problem at T = 30
+    "degenerate": "is the RNN with one more tanh",
+}
+PRESETS = ["ptb-small", "ptb-small-regularized"]
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every quick form and each PTB preset's (hidden 32, 4000 sentences: 250 windows an epoch, 2 epochs),
+    side by side: independent processes, one's compiling overlaps another's."""
+    out = tmp_path_factory.mktemp("presets")
+    commands = {**{name: [name, "--quick"] for name in CLAIMS},
+                **{preset: ["ptb", "--quick", "--preset", preset, "--out", str(out / preset)] for preset in PRESETS}}
+    with ThreadPoolExecutor(len(commands)) as pool:
+        started = {name: pool.submit(run, *command) for name, command in commands.items()}
+    return {name: done.result() for name, done in started.items()}
+
+
+@pytest.mark.parametrize("experiment", CLAIMS)
+def test_the_quick_form_shows_the_claim(quick_runs, experiment):
+    result = quick_runs[experiment]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ok: " in result.stdout and claim in result.stdout
+    assert "ok: " in result.stdout and CLAIMS[experiment] in result.stdout
 
 
-@pytest.mark.parametrize("preset", ["ptb-small", "ptb-small-regularized"])
-def test_each_ptb_preset_trains_on_the_stream_with_a_falling_loss(preset, tmp_path):
-    """train.py --preset, at a small size (hidden 32, 4000 sentences: 250 windows an epoch) for 2 epochs."""
-    result = run("ptb", "--quick", "--preset", preset, "--out", str(tmp_path))
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_ptb_preset_trains_on_the_stream_with_a_falling_loss(quick_runs, preset):
+    """train.py --preset at a small size, through experiments.py ptb --quick."""
+    result = quick_runs[preset]
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok: the loss falls" in result.stdout and "continuous streams: 20 streams" in result.stdout
     assert "Test perplexity (one continuous stream)" in result.stdout

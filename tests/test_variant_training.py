@@ -2,6 +2,8 @@
 file that loads back into the same model, and samples; a checkpoint brings back the options the
 parameters' names cannot tell.  The runs share the work of covering every optimizer, both step kinds
 and both truncation modes between them (tests/test_reliability.py proves exact resumes)."""
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -43,8 +45,11 @@ def train(model, csv, out, epochs, flags=None):
 
 @pytest.fixture(scope="module")
 def runs(small_csv, tmp_path_factory):  # noqa: F811
+    """The four trainings side by side: independent processes, one's compiling overlaps another's."""
     folder = tmp_path_factory.mktemp("variants")
-    return {model: (train(model, small_csv, folder / f"{model}.npz", 4), folder / f"{model}.npz") for model in RUNS}
+    with ThreadPoolExecutor(len(RUNS)) as pool:
+        started = {model: pool.submit(train, model, small_csv, folder / f"{model}.npz", 4) for model in RUNS}
+    return {model: (done.result(), folder / f"{model}.npz") for model, done in started.items()}
 
 
 @pytest.mark.parametrize("model", list(RUNS))
