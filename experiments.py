@@ -429,21 +429,17 @@ def write_adding(done, pilot, final, cells, lengths, seeds, rates, args):
               "('> budget'). Budget-limited: a run not solved within a budget below that one, with the steps it "
               f"got. Beyond T = 200 the grid holds the {', '.join(NAMES[c] for c in ADDING_LONG_CELLS)} only.", "",
               "| cell | lr | " + " | ".join(f"T = {T}" for T in lengths) + " |", "|---|---|" + "---|" * len(lengths)]
+    complete = {}           # (cell, T): (solved, runs) where every run is logged and ok
     for cell in cells:
         row = []
         for T in lengths:
             configs = [c for c in final if c["cell"] == cell and c["T"] == T]
-            row.append(adding_cell([r for r in map(get, configs) if r], len(configs), fair) if configs else "-")
+            runs = [r for r in map(get, configs) if r]
+            row.append(adding_cell(runs, len(configs), fair) if configs else "-")
+            if configs and len(runs) == len(configs) and all(r["status"] == "ok" for r in runs):
+                complete[cell, T] = (sum(r["solved"] is not None for r in runs), len(runs))
         rate = f"{rates[cell]:g}" if cell in rates else "pilot to run"
         lines.append(f"| {NAMES[cell]} | {rate} | " + " | ".join(row) + " |")
-    counts = {}
-    for config in final:
-        run = get(config)
-        if run and run["status"] == "ok":
-            solved, total = counts.get((config["cell"], config["T"]), (0, 0))
-            counts[config["cell"], config["T"]] = (solved + (run["solved"] is not None), total + 1)
-    complete = {key: count for key, count in counts.items()
-                if count[1] == sum(c["cell"] == key[0] and c["T"] == key[1] for c in final)}
     claims = adding_claims(complete)
     if claims:
         lines += ["", "## The claims", "", "Solved runs of the final phase, at the lengths where every run is "

@@ -128,7 +128,6 @@ def test_the_pilot_picks_the_lowest_final_mse_and_the_table_says_what_is_limited
     assert experiments.adding_cell(runs, 3, 4000) == "2/3, 800 (budget-limited: 1500 steps)"
 
 
-
 def test_the_adding_claim_is_judged_at_each_length_where_both_cells_have_every_run():
     import experiments
     counts = {("rnn", 50): (0, 3), ("lstm", 50): (3, 3),        # reproduced
@@ -142,6 +141,7 @@ def test_the_adding_claim_is_judged_at_each_length_where_both_cells_have_every_r
     assert "undecided: T = 100 (RNN 0/3, LSTM 1/3)" in undecided
     assert "contradicted: T = 200 (RNN 2/3, LSTM 2/3)" in contradicted
     assert not any("400" in line for line in lines)
+
 
 # ------------------------------------------------------------------ the comparison's statistics
 def test_welch_against_v_matches_the_formula_with_a_bonferroni_interval():
