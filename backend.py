@@ -531,6 +531,10 @@ optdb = lib.compile.optdb
 node_rewriter = lib.graph.rewriting.basic.node_rewriter
 WalkingGraphRewriter = lib.graph.rewriting.basic.WalkingGraphRewriter
 Apply = lib.graph.basic.Apply
+try:
+    io_toposort = importlib.import_module(f"{NAME}.graph.traversal").io_toposort     # where PyTensor moved it
+except ImportError:
+    io_toposort = lib.graph.basic.io_toposort
 Elemwise = lib.tensor.elemwise.Elemwise
 scalar = lib.scalar
 

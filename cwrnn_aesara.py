@@ -66,6 +66,8 @@ class CWRNNAesara(RNNAesara):
     def time_inputs(self, t):
         return list(self.clock(t))
 
+    steady_shapes = False     # the rows computed change with the clock
+
     def step_weights(self, l):
         return [self.W * self.upper]
 

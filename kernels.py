@@ -239,6 +239,11 @@ tanh = Elemwise(Tanh(scalar.basic.upgrade_to_float, name="tanh"))
 sigmoid = Elemwise(Sigmoid(scalar.basic.upgrade_to_float, name="sigmoid"))
 
 
+def is_activation(variable):
+    """Whether variable is a value of tanh or sigmoid above, whose gradient needs only that value."""
+    return variable.owner is not None and isinstance(getattr(variable.owner.op, "scalar_op", None), Float32Exp)
+
+
 class Columns(Op):
     """(M (H, V), ids (N,)) -> the columns M[:, ids] as rows (N, H)."""
     __props__ = ()

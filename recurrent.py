@@ -12,6 +12,9 @@ rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.
     step(*inputs_t, *states_prev, *step_weights) -> one layer's new states (a list, or one tensor);
     step_weights(l)  -> optional: matrices layer l's step multiplies by, prepared once outside the loop;
     layer_step(l)    -> optional: the step of layer l, where layers differ (default: step);
+    steady_shapes    -> optional, default True: every value the step computes keeps its shape from step
+                        to step, so the loop can store its tanh and sigmoid values for the backward
+                        pass (scan_layer); False where a step's widths vary (the Clockwork RNN's);
     logits(h)        -> output scores from the last state (any leading shape);
     state_names      -> names of the recurrent states, each ``hidden_dim`` wide, layer after layer; the
                         last one feeds the output.
@@ -40,10 +43,10 @@ import numpy as np
 import backend
 import checks
 import optimizers
-from backend import at, disconnected_grad, floatX, scan, shared, softmax, split_last
+from backend import at, disconnected_grad, floatX, io_toposort, scan, shared, softmax, split_last
 from compiled import Functions
 from errors import InputError
-from kernels import columns, softmax_crossentropy
+from kernels import columns, is_activation, softmax_crossentropy
 from model_file import ModelFile
 
 TRUNCATIONS = ("theano", "bptt")
@@ -85,6 +88,17 @@ def take(tensor, flat_index):
     picked = rows[flat_index.flatten()]
     shape = [flat_index.shape[i] for i in range(flat_index.ndim)] + rest
     return picked.reshape(shape, ndim=len(shape))
+
+
+def stored_activations(step_inputs, new_states):
+    """The tanh and sigmoid values (kernels.is_activation) that a step computes new_states from and that
+    change from step to step (they depend on step_inputs), other than the new states themselves."""
+    varying, found = set(step_inputs), []
+    for node in io_toposort(list(step_inputs), list(new_states)):
+        if any(v in varying for v in node.inputs):
+            varying.update(node.outputs)
+            found += [v for v in node.outputs if is_activation(v) and all(v is not s for s in new_states)]
+    return found
 
 
 class RecurrentLM(ModelFile):
@@ -212,6 +226,7 @@ class RecurrentLM(ModelFile):
         return rows.reshape((h.shape[0], h.shape[1], rows.shape[1]), ndim=3)
 
     layers = 1
+    steady_shapes = True    # every value the step computes has the same shape at every step
 
     def step_weights(self, l):
         """Matrices layer l's step uses, prepared once outside the loop (e.g. gate matrices stacked for
@@ -245,7 +260,9 @@ class RecurrentLM(ModelFile):
         return self.step
 
     def scan_layer(self, step, sequences, initial, weights, active, nudges=None):
-        """One layer's loop: scan the step over the sequences from the initial states."""
+        """One layer's loop: scan the step over the sequences from the initial states.  The loop also
+        outputs every tanh and sigmoid value its step computes (stored_activations), which the caller
+        never sees: the backward loop then reads them instead of recomputing them and the products under them."""
         n_seq, n_states = len(sequences), len(initial)
         extra = ([active] if active is not None else []) + list(nudges or [])
 
@@ -253,13 +270,16 @@ class RecurrentLM(ModelFile):
             inputs, more, rest = args[:n_seq], args[n_seq:n_seq + len(extra)], args[n_seq + len(extra):]
             new = step(*inputs, *rest)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
+            stored = stored_activations(args[:len(args) - len(weights)], new) if self.steady_shapes else []
             if active is not None:
                 keep, more = more[0], more[1:]
                 new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, rest[:n_states])]
-            return [s + e for s, e in zip(new, more)] if nudges else new
+            return ([s + e for s, e in zip(new, more)] if nudges else new) + stored
 
-        states = scan(body, sequences=list(sequences) + extra, outputs_info=list(initial), non_sequences=weights)
-        return list(states) if isinstance(states, (list, tuple)) else [states]
+        traced = body(*[v[0] for v in list(sequences) + extra], *initial, *weights)    # to count the stored values
+        outputs = scan(body, sequences=list(sequences) + extra, outputs_info=list(initial) + [None] * (len(traced) - n_states),
+                       non_sequences=weights)
+        return (list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])[:n_states]
 
     def zero_states(self, n):
         return [at.zeros((n, self.hidden_dim), dtype=floatX()) for _ in self.state_names]

@@ -1,11 +1,14 @@
 """The three models against numpy references written from the equations: forward pass, losses,
 gradients in every truncation mode, the update rules, the draw order, and the WildML tutorial's degenerate LSTM."""
+import re
+
 import numpy as np
 import pytest
 
 import reference as ref
 from conftest import CLASSES, HIDDEN_DIM, WORD_DIM, params_of, sentence
 from errors import InputError
+from kernels import Float32Exp
 
 KINDS = ["rnn", "lstm", "gru"]
 all_kinds = pytest.mark.parametrize("model", KINDS, indirect=True)
@@ -217,3 +220,33 @@ def test_bad_token_ids_get_a_clear_error(model, bad):
 def test_bad_sizes_get_a_clear_error(args):
     with pytest.raises(InputError):
         CLASSES["rnn"](args[0], hidden_dim=args[1], bptt_truncate=args[2])
+
+
+
+def backward_loops(function):
+    """The inner graphs of the backward loops (scan's gradient loops) in a compiled function."""
+    graph = getattr(function, "fn", function).maker.fgraph
+    return [node.op.fgraph for node in graph.apply_nodes
+            if type(node.op).__name__ == "Scan" and node.op.name.startswith("grad_of")]
+
+
+def computes_activation(node):
+    """Whether a node computes tanh or sigmoid (kernels'), alone or fused with other arithmetic."""
+    scalar_op = getattr(node.op, "scalar_op", None)
+    fused = getattr(scalar_op, "fgraph", None)
+    return any(isinstance(op, Float32Exp) for op in ([n.op for n in fused.apply_nodes] if fused else [scalar_op]))
+
+
+@pytest.mark.parametrize("model", ["lstm"], indirect=True)
+def test_backward_loop_reads_the_forward_loops_gates(model):
+    """Full BPTT through the LSTM: the backward loop takes the gates' values from the forward loop
+    instead of recomputing them, so it multiplies by W once per step (the state's gradient), and
+    computes no tanh or sigmoid."""
+    model.bptt_truncate = -1
+    model.bptt(*sentence(rng_for(3), 7))
+    loops = backward_loops(model.compiled("grads"))
+    assert loops
+    for inner in loops:
+        products = [n for n in inner.apply_nodes if re.search("Gemm|Gemv|Dot|Ger", type(n.op).__name__)]
+        assert len(products) == 1, products
+        assert not [n for n in inner.apply_nodes if computes_activation(n)]
