@@ -3,6 +3,7 @@ each kind per session: compiling an Aesara graph costs seconds, so tests set par
 these models instead of building new ones."""
 import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 # Two CPU devices for the JAX backend's data-parallel test; XLA reads this when jax first loads.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
@@ -50,3 +51,11 @@ def sentence(rng, length, word_dim=WORD_DIM):
     x = rng.randint(0, word_dim, size=length)
     y = rng.randint(0, word_dim, size=length)
     return x, y
+
+
+def side_by_side(function, arguments):
+    """{name: function(*args)} for {name: args}, the calls made at once in threads.  For calls that
+    each wait on a process of their own (a train.py run), so that one's compiling overlaps another's."""
+    with ThreadPoolExecutor(len(arguments)) as pool:
+        started = {name: pool.submit(function, *args) for name, args in arguments.items()}
+    return {name: done.result() for name, done in started.items()}

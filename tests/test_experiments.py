@@ -4,10 +4,11 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+
+from conftest import side_by_side
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = os.path.join(ROOT, "experiments.py")
@@ -33,9 +34,7 @@ def quick_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("presets")
     commands = {**{name: [name, "--quick"] for name in CLAIMS},
                 **{preset: ["ptb", "--quick", "--preset", preset, "--out", str(out / preset)] for preset in PRESETS}}
-    with ThreadPoolExecutor(len(commands)) as pool:
-        started = {name: pool.submit(run, *command) for name, command in commands.items()}
-    return {name: done.result() for name, done in started.items()}
+    return side_by_side(run, commands)
 
 
 @pytest.mark.parametrize("experiment", CLAIMS)

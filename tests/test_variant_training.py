@@ -2,11 +2,10 @@
 file that loads back into the same model, and samples; a checkpoint brings back the options the
 parameters' names cannot tell.  The runs share the work of covering every optimizer, both step kinds
 and both truncation modes between them (tests/test_reliability.py proves exact resumes)."""
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
+from conftest import side_by_side
 from test_train import losses, run, small_csv  # noqa: F401  (a fixture)
 from utils import load_checkpoint, load_data, load_model_parameters_aesara, read_arrays, save_checkpoint
 from training import TrainingState
@@ -47,9 +46,8 @@ def train(model, csv, out, epochs, flags=None):
 def runs(small_csv, tmp_path_factory):  # noqa: F811
     """The four trainings side by side: independent processes, one's compiling overlaps another's."""
     folder = tmp_path_factory.mktemp("variants")
-    with ThreadPoolExecutor(len(RUNS)) as pool:
-        started = {model: pool.submit(train, model, small_csv, folder / f"{model}.npz", 4) for model in RUNS}
-    return {model: (done.result(), folder / f"{model}.npz") for model, done in started.items()}
+    results = side_by_side(train, {model: (model, small_csv, folder / f"{model}.npz", 4) for model in RUNS})
+    return {model: (result, folder / f"{model}.npz") for model, result in results.items()}
 
 
 @pytest.mark.parametrize("model", list(RUNS))
