@@ -597,12 +597,6 @@ def per_shape(build):
     return run
 
 
-def extent(size, bound):
-    """A size that varies from step to step (the clockwork RNN's active rows), or under JAX its static
-    bound: XLA's shapes are fixed, so there the step computes every row and the clock masks them."""
-    return bound if COMPILER == "jax" else size
-
-
 def split_last(a, widths):
     """a's last axis in blocks of these constant widths.  For C, one Split op, whose gradient is one Join,
     rather than slices, whose gradients are zeros to fill.  Under JAX, static slices: PyTensor hands a

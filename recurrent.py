@@ -12,9 +12,6 @@ rows, one per sentence, so the paper's ``W s_{t-1}`` is written ``dot(s_prev, W.
     step(*inputs_t, *states_prev, *step_weights) -> one layer's new states (a list, or one tensor);
     step_weights(l)  -> optional: matrices layer l's step multiplies by, prepared once outside the loop;
     layer_step(l)    -> optional: the step of layer l, where layers differ (default: step);
-    steady_shapes    -> optional, default True: every value the step computes keeps its shape from step
-                        to step, so the loop can store its tanh and sigmoid values for the backward
-                        pass (scan_layer); False where a step's widths vary (the Clockwork RNN's);
     logits(h)        -> output scores from the last state (any leading shape);
     state_names      -> names of the recurrent states, each ``hidden_dim`` wide, layer after layer; the
                         last one feeds the output.
@@ -226,7 +223,6 @@ class RecurrentLM(ModelFile):
         return rows.reshape((h.shape[0], h.shape[1], rows.shape[1]), ndim=3)
 
     layers = 1
-    steady_shapes = True    # every value the step computes has the same shape at every step
 
     def step_weights(self, l):
         """Matrices layer l's step uses, prepared once outside the loop (e.g. gate matrices stacked for
@@ -270,7 +266,7 @@ class RecurrentLM(ModelFile):
             inputs, more, rest = args[:n_seq], args[n_seq:n_seq + len(extra)], args[n_seq + len(extra):]
             new = step(*inputs, *rest)
             new = list(new) if isinstance(new, (list, tuple)) else [new]
-            stored = stored_activations(args[:len(args) - len(weights)], new) if self.steady_shapes else []
+            stored = stored_activations(args[:len(args) - len(weights)], new)
             if active is not None:
                 keep, more = more[0], more[1:]
                 new = [at.switch(keep[:, None], s, s_prev) for s, s_prev in zip(new, rest[:n_states])]
