@@ -222,7 +222,6 @@ def test_bad_sizes_get_a_clear_error(args):
         CLASSES["rnn"](args[0], hidden_dim=args[1], bptt_truncate=args[2])
 
 
-
 def backward_loops(function):
     """The inner graphs of the backward loops (scan's gradient loops) in a compiled function."""
     graph = getattr(function, "fn", function).maker.fgraph
