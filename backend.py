@@ -413,7 +413,120 @@ def _shape_arithmetic_compiled_quickly():
     clinker.compile_args = args
 
 
+def _composites_pickled_with_their_code():
+    """Keep a fused elementwise op's generated C code (Composite._c_code) when it is pickled.  The
+    compile cache's keys hold such ops, and loading the cache (the first compile in every process)
+    hashes every key; a Composite's hash is that code, which Aesara 2.9.4 drops from the pickle, so
+    loading rebuilt every one's graph and code (results/compile-cache.md).  The code is what the op
+    hashes and compares by, so the unpickled op is the same op."""
+    composite = importlib.import_module(f"{lib.__name__}.scalar.basic").Composite
+    getstate = composite.__getstate__
+
+    def with_code(self):
+        state = getstate(self)
+        if "_c_code" in self.__dict__:
+            state["_c_code"] = self._c_code
+        return state
+
+    composite.__getstate__ = with_code
+
+
+def _modules_compiled_ahead():
+    """Compile a function's missing C modules on all cores at once.  The library builds a function's
+    thunks node by node, each new module one gcc run at a time, under its compile lock: a cold compile
+    of the main command's step is mostly those runs (results/compile-cache.md).  When a function's nodes
+    are about to be linked, every module the cache lacks is handed to a pool of threads (one per core)
+    that runs gcc on the same source and flags into a folder of its own, outside the lock.  The
+    library's own compile of that source then takes the finished library file instead of running gcc
+    again, and compiles itself (as before) what the pool has not started yet, or failed to build.
+    The files are those gcc would have written: the same source, flags and cache entries."""
+    import atexit
+    import concurrent.futures
+    import shutil
+    import tempfile
+    cmodule = importlib.import_module(f"{lib.__name__}.link.c.cmodule")
+    cbasic = importlib.import_module(f"{lib.__name__}.link.c.basic")
+    linker = importlib.import_module(f"{lib.__name__}.link.vm").VMLinker
+    COp = importlib.import_module(f"{lib.__name__}.link.c.op").COp
+    FunctionGraph = importlib.import_module(f"{lib.__name__}.graph.fg").FunctionGraph
+    compile_str, make_all = cmodule.GCC_compiler.compile_str, linker.make_all
+    ahead, folders = {}, []          # (module name, source, its flags) -> the future of its library file
+    pool = []
+
+    def start():                     # also in a forked child, which has none of the parent's threads
+        ahead.clear()
+        folders.clear()
+        pool[:] = [concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)]
+
+    def build(name, source, flags):
+        folder = tempfile.mkdtemp(prefix="ahead-")
+        folders.append(folder)
+        compile_str(name, source, location=folder, py_module=False, **{k: list(v) for k, v in flags})
+        return os.path.join(folder, f"{name}.{cmodule.get_lib_extension()}")
+
+    def missing_modules(nodes):
+        cache = cbasic.get_module_cache()
+        for node in nodes:
+            if not isinstance(node.op, COp):
+                continue
+            try:
+                clinker = cbasic.CLinker().accept(FunctionGraph(node.inputs, node.outputs), no_recycling=[])
+                key = clinker.cmodule_key()
+                if key in cache.entry_from_key:
+                    continue
+                module = clinker.get_dynamic_module()
+                source = module.code()
+                if cmodule.get_module_hash(source, key) in cache.module_hash_to_key_data:
+                    continue
+                flags = (("include_dirs", tuple(clinker.header_dirs())), ("lib_dirs", tuple(clinker.lib_dirs())),
+                         ("libs", tuple(clinker.libraries())), ("preargs", tuple(clinker.compile_args())))
+            except Exception:        # no C code: the linker finds that out itself and uses Python
+                continue
+            yield module.code_hash, source, flags
+
+    def make_all_ahead(self, *args, **kwargs):
+        for task in missing_modules(self.fgraph.toposort()):
+            if task not in ahead:
+                ahead[task] = pool[0].submit(build, *task)
+        return make_all(self, *args, **kwargs)
+
+    def compile_taking_ahead(module_name, src_code, location=None, include_dirs=None, lib_dirs=None, libs=None,
+                             preargs=None, py_module=True, hide_symbols=True):
+        flags = (("include_dirs", tuple(include_dirs or ())), ("lib_dirs", tuple(lib_dirs or ())),
+                 ("libs", tuple(libs or ())), ("preargs", tuple(preargs or ())))
+        future = ahead.pop((module_name, src_code, flags), None)
+        if future is not None and location and py_module and hide_symbols and not future.cancel():
+            try:
+                built = future.result()
+            except Exception:        # compiled again below, where the error is reported as usual
+                built = None
+            if built:
+                with open(os.path.join(location, "mod.cpp"), "w") as f:
+                    f.write(src_code if src_code.endswith("\n") else src_code + "\n")
+                target = os.path.join(location, os.path.basename(built))
+                shutil.move(built, target)
+                open(os.path.join(location, "__init__.py"), "w").close()
+                return cmodule.dlimport(target)
+        return compile_str(module_name, src_code, location=location, include_dirs=include_dirs, lib_dirs=lib_dirs,
+                           libs=libs, preargs=preargs, py_module=py_module, hide_symbols=hide_symbols)
+
+    @atexit.register
+    def remove_folders():
+        pool[0].shutdown(cancel_futures=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    start()
+    os.register_at_fork(after_in_child=start)
+
+    linker.make_all = make_all_ahead
+    cmodule.GCC_compiler.compile_str = staticmethod(compile_taking_ahead)
+
+
 _scan_shapes_on_demand()
+_composites_pickled_with_their_code()
+if lib.config.cxx:
+    _modules_compiled_ahead()
 _shape_arithmetic_compiled_quickly()
 NAME = lib.__name__
 VERSION = lib.__version__

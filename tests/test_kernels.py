@@ -178,6 +178,47 @@ def test_shape_arithmetic_compiles_at_o1_and_everything_else_at_o3():
         assert floor_division(a, b) == (a * 3 - b) // 2
 
 
+def test_a_fused_elementwise_op_keeps_its_code_through_the_compile_caches_pickle():
+    """The compile cache pickles its keys, which hold fused elementwise ops (Composite), and hashes every
+    key when it loads them.  The op's code travels in the pickle (backend.py), so a loaded op hashes
+    without rebuilding its graph, and it is still the same op: equal, with the same hash and code."""
+    import importlib
+    import pickle
+    Composite = importlib.import_module(f"{backend.NAME}.scalar.basic").Composite
+    scalar = importlib.import_module(f"{backend.NAME}.scalar")
+    a, b = scalar.float32("a"), scalar.float32("b")
+    op = Composite([a, b], [scalar.sqrt(a) / (b + scalar.constant(np.float32(1e-8)))])
+    code = op.c_code_template
+    loaded = pickle.loads(pickle.dumps(op))
+    assert loaded.__dict__.get("_c_code") == code and "_fgraph" not in loaded.__dict__
+    assert loaded == op and hash(loaded) == hash(op) and loaded.c_code_template == code
+
+
+def test_a_functions_new_modules_are_compiled_beside_it_and_compute_what_numpy_does(monkeypatch):
+    """A function's modules that the compile cache lacks go to gcc in other threads while the function
+    is linked (backend.py); the library takes their files, and the function computes what numpy does.
+    Constants drawn afresh make every module new to the cache."""
+    import subprocess
+    import threading
+    in_main_thread = []
+    popen = subprocess.Popen
+
+    def recording(command, *args, **kwargs):
+        if "-shared" in command:
+            in_main_thread.append(threading.current_thread() is threading.main_thread())
+        return popen(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    x = at.dvector("x")
+    salts = np.random.default_rng().integers(1, 1 << 30, 4) / 7.0
+    f = function([x], [at.tanh(x * salts[0]), at.exp(x) * salts[1], at.sqrt(x + salts[2]), x * x - salts[3]])
+    values = np.linspace(0.5, 2.0, 9)
+    want = [np.tanh(values * salts[0]), np.exp(values) * salts[1], np.sqrt(values + salts[2]), values * values - salts[3]]
+    for got, expected in zip(f(values), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-15)
+    assert False in in_main_thread
+
+
 def run_python(program, **env):
     """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
     import subprocess
