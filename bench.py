@@ -8,6 +8,7 @@ the same run.  float32, token ids drawn at random (speed does not depend on the 
     python bench.py --quick                      # fewer repetitions
     python bench.py --ptb-only                   # only the PTB row: paired with PyTorch, and its bound
     python bench.py --backend jax                # PyTensor's JAX backend beside its C backend, same run
+    python bench.py --compile                    # the main command's step compiled from an empty cache, then again
 
 PyTorch is optional: `pip install torch==2.13.0` (the CPU build) into this environment adds its column
 (or --torch-python names an interpreter that has it).  Every row with a PyTorch counterpart is timed in
@@ -19,14 +20,17 @@ stock Aesara ops and dense gradients for every parameter.
 """
 import argparse
 import functools
+import glob
 import importlib.util
 import io
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -241,6 +245,43 @@ def ptb_profile(repeats):
     return f"{machine()}; {backend.describe()}; {repeats + 1} steps\n\n```\n{text.getvalue()}```"
 
 
+def main_command_step():
+    """Compile the main command's training step (train.py's defaults: the LSTM on PTB's 10,002 words,
+    hidden 200, Adam, clip 5, padded batches) in this process; print its seconds and the cache's load."""
+    cmodule = importlib.import_module(f"{backend.NAME}.link.c.basic")
+    start = time.perf_counter()
+    cmodule.get_module_cache()
+    loaded = time.perf_counter() - start
+    np.random.seed(0)
+    model = LSTMAesara(10002, hidden_dim=200, bptt_truncate=-1)
+    start = time.perf_counter()
+    model.compiled("train", optimizer="adam", clip=5.0, batched=True)
+    print(json.dumps({"compile_s": time.perf_counter() - start, "cache_load_s": loaded}))
+
+
+def compile_times():
+    """The main command's step compiled from an empty compile cache (a fresh install's first run), then
+    again in a new process from the cache that filled: each in a process of its own, with its wall and
+    CPU seconds and the cache's load before the second."""
+    def run(folder):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        flags = f"{os.environ.get(backend.NAME.upper() + '_FLAGS', '')},base_compiledir={folder}".lstrip(",")
+        output = subprocess.run([sys.executable, os.path.abspath(__file__), "--compile-step"], check=True, text=True,
+                                capture_output=True, env={**os.environ, backend.NAME.upper() + "_FLAGS": flags})
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return {**json.loads(output.stdout.strip().splitlines()[-1]), "cpu_s": cpu}
+
+    with tempfile.TemporaryDirectory(prefix="compile-cache-") as folder:
+        cold, warm = run(folder), run(folder)
+        modules = len(glob.glob(os.path.join(folder, "*", "*", "key.pkl")))
+    return (f"{machine()}; {backend.describe()}\n\n"
+            "| the main command's training step | seconds | CPU seconds (all threads and gcc) |\n|---|---|---|\n"
+            f"| compiled from an empty cache ({modules} modules) | {cold['compile_s']:.1f} | {cold['cpu_s']:.1f} |\n"
+            f"| compiled again in a new process | {warm['compile_s']:.1f} | {warm['cpu_s']:.1f} |\n"
+            f"| of which before that: loading the cache | {warm['cache_load_s']:.2f} | |\n")
+
+
 def torch_interpreter(given):
     """The Python whose PyTorch is the peer: the one given, else this one where PyTorch is importable."""
     if given or importlib.util.find_spec("torch") is not None:
@@ -390,8 +431,19 @@ def main():
                         "to this markdown file (the README quotes results/bench.md)")
     parser.add_argument("--ptb-only", action="store_true", help="only the PTB row (paired with PyTorch, and its bound)")
     parser.add_argument("--profile-ptb", action="store_true", help="the library's op-by-op profile of the PTB step")
+    parser.add_argument("--compile", action="store_true", help="how long the main command's training step takes to "
+                        "compile from an empty compile cache, and again from the filled one")
+    parser.add_argument("--compile-step", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     repeats = 10 if args.quick else 30
+    if args.compile_step:
+        main_command_step()
+        return
+    if args.compile:
+        report = compile_times()
+        print(report)
+        save(args.save, report)
+        return
     if args.profile_ptb:
         report = ptb_profile(4 * repeats)
         print(report)
