@@ -417,8 +417,8 @@ def _composites_pickled_with_their_code():
     """Keep a fused elementwise op's generated C code (Composite._c_code) when it is pickled.  The
     compile cache's keys hold such ops, and loading the cache (the first compile in every process)
     hashes every key; a Composite's hash is that code, which Aesara 2.9.4 drops from the pickle, so
-    loading rebuilt every one's graph and code (results/compile-cache.md).  The code is what the op
-    hashes and compares by, so the unpickled op is the same op."""
+    loading rebuilt every one's graph and code, seconds per process once the cache holds a few thousand
+    modules.  The code is what the op hashes and compares by, so the unpickled op is the same op."""
     composite = importlib.import_module(f"{lib.__name__}.scalar.basic").Composite
     getstate = composite.__getstate__
 
@@ -434,7 +434,7 @@ def _composites_pickled_with_their_code():
 def _modules_compiled_ahead():
     """Compile a function's missing C modules on all cores at once.  The library builds a function's
     thunks node by node, each new module one gcc run at a time, under its compile lock: a cold compile
-    of the main command's step is mostly those runs (results/compile-cache.md).  When a function's nodes
+    of the main command's step is mostly those runs (results/compile.md).  When a function's nodes
     are about to be linked, every module the cache lacks is handed to a pool of threads (one per core)
     that runs gcc on the same source and flags into a folder of its own, outside the lock.  The
     library's own compile of that source then takes the finished library file instead of running gcc

@@ -279,7 +279,7 @@ def compile_times():
             "| the main command's training step | seconds | CPU seconds (all threads and gcc) |\n|---|---|---|\n"
             f"| compiled from an empty cache ({modules} modules) | {cold['compile_s']:.1f} | {cold['cpu_s']:.1f} |\n"
             f"| compiled again in a new process | {warm['compile_s']:.1f} | {warm['cpu_s']:.1f} |\n"
-            f"| of which before that: loading the cache | {warm['cache_load_s']:.2f} | |\n")
+            f"| loading that cache in the new process, before the compile | {warm['cache_load_s']:.2f} | |\n")
 
 
 def torch_interpreter(given):
