@@ -434,16 +434,18 @@ def _composites_pickled_with_their_code():
 def _modules_compiled_ahead():
     """Compile a function's missing C modules on all cores at once.  The library builds a function's
     thunks node by node, each new module one gcc run at a time, under its compile lock: a cold compile
-    of the main command's step is mostly those runs (results/compile.md).  When a function's nodes
-    are about to be linked, every module the cache lacks is handed to a pool of threads (one per core)
-    that runs gcc on the same source and flags into a folder of its own, outside the lock.  The
-    library's own compile of that source then takes the finished library file instead of running gcc
-    again, and compiles itself (as before) what the pool has not started yet, or failed to build.
-    The files are those gcc would have written: the same source, flags and cache entries."""
+    of the main command's step is mostly those runs (results/compile.md).  When a function's nodes are
+    about to be linked, every module the cache lacks is queued for threads (one per core) that run gcc
+    on the same source and flags into a folder of their own, outside the lock.  The library's own
+    compile of that source then takes the finished library file instead of running gcc again, and
+    compiles itself (as before) what no thread has started yet, or failed to build.  The threads are
+    daemons, so an interrupted compile exits without waiting for the queue."""
     import atexit
     import concurrent.futures
+    import queue
     import shutil
     import tempfile
+    import threading
     cmodule = importlib.import_module(f"{lib.__name__}.link.c.cmodule")
     cbasic = importlib.import_module(f"{lib.__name__}.link.c.basic")
     linker = importlib.import_module(f"{lib.__name__}.link.vm").VMLinker
@@ -451,18 +453,33 @@ def _modules_compiled_ahead():
     FunctionGraph = importlib.import_module(f"{lib.__name__}.graph.fg").FunctionGraph
     compile_str, make_all = cmodule.GCC_compiler.compile_str, linker.make_all
     ahead, folders = {}, []          # (module name, source, its flags) -> the future of its library file
-    pool = []
-
-    def start():                     # also in a forked child, which has none of the parent's threads
-        ahead.clear()
-        folders.clear()
-        pool[:] = [concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)]
+    workers = {"pid": None}          # this process's queue: a forked child starts its own
 
     def build(name, source, flags):
         folder = tempfile.mkdtemp(prefix="ahead-")
         folders.append(folder)
         compile_str(name, source, location=folder, py_module=False, **{k: list(v) for k, v in flags})
         return os.path.join(folder, f"{name}.{cmodule.get_lib_extension()}")
+
+    def work(tasks):
+        while True:
+            future, task = tasks.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(build(*task))
+                except Exception as error:
+                    future.set_exception(error)
+
+    def submit(task):
+        if workers["pid"] != os.getpid():
+            ahead.clear()
+            folders.clear()
+            workers.update(pid=os.getpid(), tasks=queue.SimpleQueue())
+            for _ in range(os.cpu_count() or 1):
+                threading.Thread(target=work, args=(workers["tasks"],), daemon=True).start()
+        future = concurrent.futures.Future()
+        workers["tasks"].put((future, task))
+        return future
 
     def missing_modules(nodes):
         cache = cbasic.get_module_cache()
@@ -486,15 +503,15 @@ def _modules_compiled_ahead():
 
     def make_all_ahead(self, *args, **kwargs):
         for task in missing_modules(self.fgraph.toposort()):
-            if task not in ahead:
-                ahead[task] = pool[0].submit(build, *task)
+            if task not in ahead or workers["pid"] != os.getpid():
+                ahead[task] = submit(task)
         return make_all(self, *args, **kwargs)
 
     def compile_taking_ahead(module_name, src_code, location=None, include_dirs=None, lib_dirs=None, libs=None,
                              preargs=None, py_module=True, hide_symbols=True):
         flags = (("include_dirs", tuple(include_dirs or ())), ("lib_dirs", tuple(lib_dirs or ())),
                  ("libs", tuple(libs or ())), ("preargs", tuple(preargs or ())))
-        future = ahead.pop((module_name, src_code, flags), None)
+        future = ahead.pop((module_name, src_code, flags), None) if workers["pid"] == os.getpid() else None
         if future is not None and location and py_module and hide_symbols and not future.cancel():
             try:
                 built = future.result()
@@ -512,16 +529,12 @@ def _modules_compiled_ahead():
 
     @atexit.register
     def remove_folders():
-        pool[0].shutdown(cancel_futures=True)
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    start()
-    os.register_at_fork(after_in_child=start)
+        if workers["pid"] == os.getpid():
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
 
     linker.make_all = make_all_ahead
     cmodule.GCC_compiler.compile_str = staticmethod(compile_taking_ahead)
-
 
 _scan_shapes_on_demand()
 _composites_pickled_with_their_code()

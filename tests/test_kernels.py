@@ -1,6 +1,7 @@
 """The kernels (kernels.py) against numpy references.  The session runs in float64, so these tests
 build float32 graphs explicitly, which is where the vectorised tanh and sigmoid are used; the softmax
 cross-entropy has C code for both types and numpy code for machines without a compiler."""
+import json
 import os
 
 import numpy as np
@@ -194,28 +195,32 @@ def test_a_fused_elementwise_op_keeps_its_code_through_the_compile_caches_pickle
     assert loaded == op and hash(loaded) == hash(op) and loaded.c_code_template == code
 
 
-def test_a_functions_new_modules_are_compiled_beside_it_and_compute_what_numpy_does(monkeypatch):
+def test_a_functions_new_modules_are_compiled_beside_it_and_compute_what_numpy_does(tmp_path):
     """A function's modules that the compile cache lacks go to gcc in other threads while the function
     is linked (backend.py); the library takes their files, and the function computes what numpy does.
-    Constants drawn afresh make every module new to the cache."""
-    import subprocess
-    import threading
-    in_main_thread = []
-    popen = subprocess.Popen
-
-    def recording(command, *args, **kwargs):
-        if "-shared" in command:
-            in_main_thread.append(threading.current_thread() is threading.main_thread())
-        return popen(command, *args, **kwargs)
-
-    monkeypatch.setattr(subprocess, "Popen", recording)
-    x = at.dvector("x")
-    salts = np.random.default_rng().integers(1, 1 << 30, 4) / 7.0
-    f = function([x], [at.tanh(x * salts[0]), at.exp(x) * salts[1], at.sqrt(x + salts[2]), x * x - salts[3]])
-    values = np.linspace(0.5, 2.0, 9)
-    want = [np.tanh(values * salts[0]), np.exp(values) * salts[1], np.sqrt(values + salts[2]), values * values - salts[3]]
-    for got, expected in zip(f(values), want):
-        np.testing.assert_allclose(got, expected, rtol=1e-15)
+    In a process of its own with an empty compile cache, so that every module is new."""
+    program = """if True:
+        import json, subprocess, threading
+        import numpy as np
+        import backend
+        from backend import at, function
+        in_main_thread, popen = [], subprocess.Popen
+        def recording(command, *args, **kwargs):
+            if "-shared" in command:
+                in_main_thread.append(threading.current_thread() is threading.main_thread())
+            return popen(command, *args, **kwargs)
+        subprocess.Popen = recording
+        x = at.dvector("x")
+        f = function([x], [at.tanh(x * 3.0), at.exp(x) * 5.0, at.sqrt(x + 7.0), x * x - 9.0])
+        v = np.linspace(0.5, 2.0, 9)
+        want = [np.tanh(v * 3.0), np.exp(v) * 5.0, np.sqrt(v + 7.0), v * v - 9.0]
+        error = max(float(np.max(np.abs(got - w) / np.abs(w))) for got, w in zip(f(v), want))
+        print(json.dumps([in_main_thread, error]))
+    """
+    run = run_python(program, **{f"{backend.NAME.upper()}_FLAGS": f"base_compiledir={tmp_path}"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    in_main_thread, error = json.loads(run.stdout.strip().splitlines()[-1])
+    assert error < 1e-15
     assert False in in_main_thread
 
 
