@@ -452,12 +452,26 @@ def _modules_compiled_ahead():
     COp = importlib.import_module(f"{lib.__name__}.link.c.op").COp
     FunctionGraph = importlib.import_module(f"{lib.__name__}.graph.fg").FunctionGraph
     compile_str, make_all = cmodule.GCC_compiler.compile_str, linker.make_all
-    ahead, folders = {}, []          # (module name, source, its flags) -> the future of its library file
-    workers = {"pid": None}          # this process's queue: a forked child starts its own
+    state = {"pid": None}
+
+    def this_process():
+        """The modules queued in this process, and its threads: a forked child starts its own, as its
+        parent's threads are not in it."""
+        if state["pid"] != os.getpid():
+            state.update(pid=os.getpid(), ahead={}, folders=[], tasks=queue.SimpleQueue())
+            for _ in range(os.cpu_count() or 1):
+                threading.Thread(target=work, args=(state["tasks"],), daemon=True).start()
+        return state
+
+    def signature(name, source, include_dirs, lib_dirs, libs, preargs):
+        """What identifies a module's build: ahead's key, and build's arguments."""
+        return name, source, tuple((k, tuple(v or ())) for k, v in
+                                   [("include_dirs", include_dirs), ("lib_dirs", lib_dirs), ("libs", libs),
+                                    ("preargs", preargs)])
 
     def build(name, source, flags):
         folder = tempfile.mkdtemp(prefix="ahead-")
-        folders.append(folder)
+        state["folders"].append(folder)
         compile_str(name, source, location=folder, py_module=False, **{k: list(v) for k, v in flags})
         return os.path.join(folder, f"{name}.{cmodule.get_lib_extension()}")
 
@@ -469,17 +483,6 @@ def _modules_compiled_ahead():
                     future.set_result(build(*task))
                 except Exception as error:
                     future.set_exception(error)
-
-    def submit(task):
-        if workers["pid"] != os.getpid():
-            ahead.clear()
-            folders.clear()
-            workers.update(pid=os.getpid(), tasks=queue.SimpleQueue())
-            for _ in range(os.cpu_count() or 1):
-                threading.Thread(target=work, args=(workers["tasks"],), daemon=True).start()
-        future = concurrent.futures.Future()
-        workers["tasks"].put((future, task))
-        return future
 
     def missing_modules(nodes):
         cache = cbasic.get_module_cache()
@@ -495,23 +498,23 @@ def _modules_compiled_ahead():
                 source = module.code()
                 if cmodule.get_module_hash(source, key) in cache.module_hash_to_key_data:
                     continue
-                flags = (("include_dirs", tuple(clinker.header_dirs())), ("lib_dirs", tuple(clinker.lib_dirs())),
-                         ("libs", tuple(clinker.libraries())), ("preargs", tuple(clinker.compile_args())))
+                yield signature(module.code_hash, source, clinker.header_dirs(), clinker.lib_dirs(),
+                                clinker.libraries(), clinker.compile_args())
             except Exception:        # no C code: the linker finds that out itself and uses Python
                 continue
-            yield module.code_hash, source, flags
 
     def make_all_ahead(self, *args, **kwargs):
+        queued = this_process()
         for task in missing_modules(self.fgraph.toposort()):
-            if task not in ahead or workers["pid"] != os.getpid():
-                ahead[task] = submit(task)
+            if task not in queued["ahead"]:
+                queued["ahead"][task] = future = concurrent.futures.Future()
+                queued["tasks"].put((future, task))
         return make_all(self, *args, **kwargs)
 
     def compile_taking_ahead(module_name, src_code, location=None, include_dirs=None, lib_dirs=None, libs=None,
                              preargs=None, py_module=True, hide_symbols=True):
-        flags = (("include_dirs", tuple(include_dirs or ())), ("lib_dirs", tuple(lib_dirs or ())),
-                 ("libs", tuple(libs or ())), ("preargs", tuple(preargs or ())))
-        future = ahead.pop((module_name, src_code, flags), None) if workers["pid"] == os.getpid() else None
+        task = signature(module_name, src_code, include_dirs, lib_dirs, libs, preargs)
+        future = this_process()["ahead"].pop(task, None)
         if future is not None and location and py_module and hide_symbols and not future.cancel():
             try:
                 built = future.result()
@@ -529,8 +532,8 @@ def _modules_compiled_ahead():
 
     @atexit.register
     def remove_folders():
-        if workers["pid"] == os.getpid():
-            for folder in folders:
+        if state["pid"] == os.getpid():
+            for folder in state["folders"]:
                 shutil.rmtree(folder, ignore_errors=True)
 
     linker.make_all = make_all_ahead
