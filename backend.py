@@ -262,17 +262,37 @@ def cpu_features():
     return {name for name, present in core._multiarray_umath.__cpu_features__.items() if present}
 
 
-def blas_fallback():
-    """A one-line warning when the linked BLAS runs kernels older than this CPU (an OpenBLAS that
-    predates the CPU falls back to its generic ones, at a fifth of the speed), else None."""
-    core = blas_core()
-    if not core or "AVX2" not in cpu_features():
+def cpu_vendor():
+    """The CPU's vendor as the processor names itself ('GenuineIntel', 'AuthenticAMD'), or None where
+    /proc/cpuinfo does not say."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            found = re.search(r"^vendor_id\s*:\s*(\S+)", f.read(), re.MULTILINE)
+    except OSError:
         return None
-    made_for_avx2 = (core[1].lower() in _AVX2_OPENBLAS_CORES if blas() == "OpenBLAS"
+    return found.group(1) if found else None
+
+
+def blas_fallback(library=None, core=None, features=None, vendor=None):
+    """A one-line warning when the linked BLAS runs kernels slower than this CPU allows, else None: an
+    OpenBLAS that predates the CPU falls back to its generic kernels, at a fifth of the speed, and MKL
+    runs only generic kernels on a CPU not made by Intel.  The arguments default to this machine's:
+    the library (blas()), its (version, kernels) (blas_core()), the CPU's features and vendor."""
+    library = library or blas()
+    core = core or blas_core()
+    features = cpu_features() if features is None else features
+    vendor = vendor or cpu_vendor()
+    if not core or "AVX2" not in features:
+        return None
+    if library == "MKL" and vendor not in (None, "GenuineIntel"):
+        return (f"MKL {core[0]} runs its generic {core[1]} kernels on this {vendor} CPU (its fast ones are for "
+                "Intel's): the default requirements' OpenBLAS is faster here (`pip install -r requirements.txt` "
+                "in an environment without MKL)")
+    made_for_avx2 = (core[1].lower() in _AVX2_OPENBLAS_CORES if library == "OpenBLAS"
                      else core[1].startswith(("AVX2", "AVX-512")))
     if made_for_avx2:
         return None
-    return (f"{blas()} {core[0]} runs its {core[1]} kernels on this AVX2 CPU, a fraction of its speed (a library "
+    return (f"{library} {core[0]} runs its {core[1]} kernels on this AVX2 CPU, a fraction of its speed (a library "
             "older than the CPU, or OPENBLAS_CORETYPE or MKL_ENABLE_INSTRUCTIONS set): "
             "`pip install -r requirements.txt` installs a current OpenBLAS")
 
