@@ -306,6 +306,10 @@ def blas_label():
 # This rewrite folds a scalar factor into a product even when the product has other users, so a
 # gradient that clipping also reads got computed twice (PTB: a second output-layer GEMM).
 NO_DOT22SCALAR = "local_dot22_to_dot22scalar"
+# The library records the Python stack (8 frames, with their source lines) of every variable and node it
+# creates, for the "Backtrace when the node is created" of its error messages: a twentieth of a compile's
+# time, for graphs our users do not write (AESARA_FLAGS=traceback__limit=8 brings the backtraces back).
+NO_CREATION_TRACES = "0"
 
 
 def _import(name):
@@ -315,12 +319,14 @@ def _import(name):
         # With MKL to come, OpenBLAS must not be loaded into the global namespace first: the compiled
         # modules' sgemm_ would bind to its copy, not MKL's.
         openblas = "" if _mkl_library() else _plain_blas()
-        with _flags("aesara", blas__ldflags=openblas, allow_gc="False", optimizer_excluding=NO_DOT22SCALAR), \
+        with _flags("aesara", blas__ldflags=openblas, allow_gc="False", optimizer_excluding=NO_DOT22SCALAR,
+                    traceback__limit=NO_CREATION_TRACES), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")      # numpy.distutils' BLAS probe
             import aesara as lib
     else:
-        with _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR):
+        with _flags("pytensor", blas__ldflags="", linker="cvm", allow_gc="False", optimizer_excluding=NO_DOT22SCALAR,
+                    traceback__limit=NO_CREATION_TRACES):
             import pytensor as lib
     for module in ("tensor", "tensor.special", "tensor.elemwise", "gradient", "graph.op", "graph.basic",
                    "link.c.cmodule", "link.c.op", "graph.rewriting.basic", "compile", "scalar.basic", "scalar.math"):
@@ -559,7 +565,17 @@ def _modules_compiled_ahead():
     linker.make_all = make_all_ahead
     cmodule.GCC_compiler.compile_str = staticmethod(compile_taking_ahead)
 
+def _tags_read_directly():
+    """Drop the graph tags' __getattribute__, which only calls object's (the library added it "to help
+    Mypy"): every variable's and node's tag is read through it, hundreds of thousands of times in a
+    compile, a few percent of its time spent in that one Python call."""
+    scratchpad = importlib.import_module(f"{lib.__name__}.graph.utils").Scratchpad
+    if "__getattribute__" in vars(scratchpad):
+        del scratchpad.__getattribute__
+
+
 _scan_shapes_on_demand()
+_tags_read_directly()
 _composites_pickled_with_their_code()
 if lib.config.cxx:
     _modules_compiled_ahead()

@@ -246,6 +246,15 @@ def test_the_library_flags_are_the_users_again_after_the_import():
     assert run.stdout.split() == ["None", "'floatX=float64'", "False"]
 
 
+@pytest.mark.parametrize("flags,traced", [("", False), ("traceback__limit=8", True)])
+def test_creation_backtraces_are_off_unless_the_user_asks_for_them(flags, traced):
+    """A variable records where it was created only when the user's flags ask (backend.NO_CREATION_TRACES)."""
+    program = "import backend; x = backend.at.dvector('x'); print(bool(getattr(x.tag, 'trace', None)))"
+    run = run_python(program, **{f"{backend.NAME.upper()}_FLAGS": flags})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1] == str(traced)
+
+
 @pytest.mark.skipif(not backend._mkl_library(), reason="MKL is not installed here (requirements-mkl.txt; CI's "
                     "Aesara run installs it)")
 def test_the_compiled_products_call_mkl_when_it_is_installed():
