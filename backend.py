@@ -565,6 +565,7 @@ def _modules_compiled_ahead():
     linker.make_all = make_all_ahead
     cmodule.GCC_compiler.compile_str = staticmethod(compile_taking_ahead)
 
+
 def _tags_read_directly():
     """Drop the graph tags' __getattribute__, which only calls object's (the library added it "to help
     Mypy"): every variable's and node's tag is read through it, hundreds of thousands of times in a

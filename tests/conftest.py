@@ -2,6 +2,8 @@
 each kind per session: compiling an Aesara graph costs seconds, so tests set parameter values on
 these models instead of building new ones."""
 import os
+import subprocess
+import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,3 +61,11 @@ def side_by_side(function, arguments):
     with ThreadPoolExecutor(len(arguments)) as pool:
         started = {name: pool.submit(function, *args) for name, args in arguments.items()}
     return {name: done.result() for name, done in started.items()}
+
+
+def run_python(program, **env):
+    """Run a program in a fresh interpreter in the project's folder, without the caller's compiler flags
+    (those in env aside); returns the finished process."""
+    environment = {k: v for k, v in os.environ.items() if not k.endswith("_FLAGS")}
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
+                          env={**environment, **env}, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

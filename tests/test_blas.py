@@ -5,19 +5,11 @@ recent Intel Xeon, scipy 1.12's OpenBLAS 0.3.21 computed the PTB model's product
 of a current OpenBLAS.  OPENBLAS_CORETYPE (MKL_ENABLE_INSTRUCTIONS for MKL) makes the library run old
 kernels on purpose, so the check is also shown to fail where it should."""
 import os
-import subprocess
-import sys
 
 import pytest
 
 import backend
-
-
-def run_python(program, **env):
-    """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
-    environment = {k: v for k, v in os.environ.items() if not k.endswith("_FLAGS")}
-    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
-                          env={**environment, **env}, cwd=os.path.dirname(os.path.dirname(__file__)))
+from conftest import run_python
 
 
 def test_the_default_install_links_a_blas_that_reports_its_kernels():

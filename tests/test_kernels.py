@@ -2,13 +2,13 @@
 build float32 graphs explicitly, which is where the vectorised tanh and sigmoid are used; the softmax
 cross-entropy has C code for both types and numpy code for machines without a compiler."""
 import json
-import os
 
 import numpy as np
 import pytest
 
 import backend
 from backend import at, function
+from conftest import run_python
 from kernels import AddToColumns, ColumnSums, SumOfSquares, columns, sigmoid, softmax_crossentropy, tanh
 from lstm_aesara import LSTMAesara
 
@@ -224,15 +224,6 @@ def test_a_functions_new_modules_are_compiled_beside_it_and_compute_what_numpy_d
     in_main_thread, error = json.loads(run.stdout.strip().splitlines()[-1])
     assert error < 1e-15
     assert False in in_main_thread
-
-
-def run_python(program, **env):
-    """Run a program in a fresh interpreter in the project's folder; returns the finished process."""
-    import subprocess
-    import sys
-    environment = {k: v for k, v in os.environ.items() if not k.endswith("_FLAGS")}
-    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
-                          env={**environment, **env}, cwd=os.path.dirname(os.path.dirname(__file__)))
 
 
 def test_the_library_flags_are_the_users_again_after_the_import():
