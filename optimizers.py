@@ -2,7 +2,7 @@
 each optionally after clipping the global gradient norm.  Optimizer state lives on the model as
 shared variables (``model.slot``), so it is saved with checkpoints."""
 from backend import at, floatX, grad
-from kernels import AddToColumns, SumOfSquares, sparse_columns
+from kernels import AddToColumns, AdamStep, SumOfSquares, sparse_columns
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 # Each optimizer's extra inputs to the compiled step, with their defaults (the GRU tutorial's decay 0.9).
@@ -46,18 +46,18 @@ def rmsprop(model, params, grads, lr, scale):
 
 
 def adam(model, params, grads, lr, scale, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Kingma & Ba (2015): moving averages of g and g^2, bias-corrected."""
+    """Kingma & Ba (2015), Algorithm 1: moving averages of g and g^2, bias-corrected,
+        m <- beta1 m + (1 - beta1) g,   v <- beta2 v + (1 - beta2) g^2,
+        p <- p - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps),
+    for each table in one C pass (kernels.AdamStep)."""
     step = model.slot("adam_t")
     t = step + 1
     updates = [(step, t)]
+    m_correction, v_correction = at.cast(1 - beta1 ** t, floatX()), at.cast(1 - beta2 ** t, floatX())
     for p, g in zip(params, grads):
-        g = g * scale
         m, v = model.slot("adam_m_" + p.name, like=p), model.slot("adam_v_" + p.name, like=p)
-        m_new = beta1 * m + (1 - beta1) * g
-        v_new = beta2 * v + (1 - beta2) * at.square(g)
-        m_hat = m_new / at.cast(1 - beta1 ** t, floatX())
-        v_hat = v_new / at.cast(1 - beta2 ** t, floatX())
-        updates += [(m, m_new), (v, v_new), (p, p - lr * m_hat / (at.sqrt(v_hat) + eps))]
+        p_new, m_new, v_new = AdamStep(beta1, beta2, eps)(p, g, m, v, lr, m_correction, v_correction, scale)
+        updates += [(m, m_new), (v, v_new), (p, p_new)]
     return [], updates
 
 

@@ -9,7 +9,7 @@ import pytest
 import backend
 from backend import at, function
 from conftest import run_python
-from kernels import AddToColumns, ColumnSums, SumOfSquares, columns, sigmoid, softmax_crossentropy, tanh
+from kernels import AddToColumns, AdamStep, ColumnSums, SumOfSquares, columns, sigmoid, softmax_crossentropy, tanh
 from lstm_aesara import LSTMAesara
 
 SPECIAL = [0.0, -0.0, 1e-45, -1e-40, 1e-30, 3e-5, 9.99e-5, 1e-4, 1.01e-4, -1e-4, 0.5, 1.0, 9.0, 9.99, 10.0,
@@ -317,6 +317,72 @@ def test_add_to_columns_in_place_and_on_a_copy(linker, order):
     np.testing.assert_allclose(param.get_value(), expected)
     with pytest.raises(ValueError, match="word id 30 is outside the vocabulary"):
         step(np.array([30]), rows[:1])
+
+
+def adam_from_elementwise_ops(p, g, m, v, lr, m_correction, v_correction, scale, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Kingma & Ba's update from the library's generic ops, each constant rounded to the tables' type
+    as Python's numbers are when they enter a graph of that type."""
+    c = np.dtype(p.dtype).type
+    g = g * scale
+    m = c(beta1) * m + c(1 - beta1) * g
+    v = c(beta2) * v + c(1 - beta2) * at.square(g)
+    return p - lr * (m / m_correction) / (at.sqrt(v / v_correction) + c(eps)), m, v
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_adam_step_is_the_elementwise_formula_bit_for_bit(dtype, order):
+    """The C op's step equals the same formula built from the library's elementwise ops, updating shared
+    tables in place; a table stored in the other memory order than its gradient (a copy of the gradient
+    is read) included.  Aesara's code does the same float operations, so every bit is equal (the numbers
+    Adam gave before the op).  PyTensor's writes each constant as a decimal double literal ("0.1", not
+    0.1 rounded to float32) and computes those products in double: the op then differs from it by a
+    rounding, and from float32 to float32 the op now gives Aesara's numbers there too."""
+    rng = np.random.default_rng(7)
+    tables = [np.asarray(rng.normal(size=(37, 1001)) * scale, dtype, order=order) for scale in (1, 0.01, 0.01)]
+    tables[2] = np.abs(tables[2])
+    gradient = (rng.normal(size=(37, 1001)) * 0.01).astype(dtype)
+    g = at.tensor(dtype=dtype, shape=(None, None))
+    scalars = [at.scalar(dtype=dtype) for _ in range(4)]
+    values = [np.asarray(x, dtype) for x in (0.002, 1 - 0.9 ** 3, 1 - 0.999 ** 3, 0.7)]
+    results = []
+    for update in (adam_from_elementwise_ops, AdamStep(0.9, 0.999, 1e-8)):
+        p, m, v = (backend.shared(t.copy(order=order)) for t in tables)
+        p_new, m_new, v_new = update(p, g, m, v, *scalars)
+        step = function([g, *scalars], [], updates=[(p, p_new), (m, m_new), (v, v_new)])
+        step(gradient, *values)
+        results.append([x.get_value() for x in (p, m, v)])
+    assert any(node.op == AdamStep(0.9, 0.999, 1e-8, inplace=True) for node in step.maker.fgraph.apply_nodes)
+    for name, generic, ours in zip("pmv", *results):
+        assert ours.dtype == dtype
+        if backend.NAME == "aesara" or dtype == "float64":
+            np.testing.assert_array_equal(ours, generic, err_msg=name)
+        else:
+            np.testing.assert_allclose(ours, generic, rtol=1e-6, atol=1e-9, err_msg=name)   # a rounding of each term
+    assert not np.array_equal(results[1][0], tables[0])          # the table moved
+
+
+@pytest.mark.parametrize("linker", ["c", "py"])
+def test_adam_step_on_plain_inputs_leaves_them_as_they_were(linker):
+    """Not in place where the inputs are not being updated; the numpy form (no C compiler) gives the
+    formula's values too, to rounding (numpy multiplies and adds where gcc may fuse them)."""
+    rng = np.random.default_rng(8)
+    p, g, m = (rng.normal(size=(6, 9)).astype(np.float32) for _ in range(3))
+    v = np.abs(rng.normal(size=(6, 9))).astype(np.float32)
+    given = [x.copy() for x in (p, g, m, v)]
+    tables = [at.matrix(dtype="float32") for _ in range(4)]
+    scalars = [at.scalar(dtype="float32") for _ in range(4)]
+    mode = backend.lib.compile.mode.Mode(linker={"c": "cvm", "py": "py"}[linker], optimizer="fast_run")
+    step = function([*tables, *scalars], AdamStep(0.9, 0.999, 1e-8)(*tables, *scalars), mode=mode)
+    lr, m_correction, v_correction, scale = np.float32([0.01, 1 - 0.9 ** 2, 1 - 0.999 ** 2, 0.5])
+    new_p, new_m, new_v = step(p, g, m, v, lr, m_correction, v_correction, scale)
+    for before, after in zip(given, (p, g, m, v)):
+        np.testing.assert_array_equal(after, before)
+    m64 = 0.9 * m.astype(np.float64) + 0.1 * g * scale
+    v64 = 0.999 * v.astype(np.float64) + 0.001 * (g.astype(np.float64) * scale) ** 2
+    p64 = p - lr * (m64 / m_correction) / (np.sqrt(v64 / v_correction) + 1e-8)
+    for ours, expected in ((new_p, p64), (new_m, m64), (new_v, v64)):
+        np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
