@@ -566,6 +566,23 @@ def _modules_compiled_ahead():
     cmodule.GCC_compiler.compile_str = staticmethod(compile_taking_ahead)
 
 
+def _runtime_extensions_built_ahead():
+    """Build the library's own C extensions (the loop runner of scan, and the lazy linker) in a thread
+    while the first function's graph is still being rewritten on one core.  The library builds each the
+    first time a function needs it, so on an empty cache gcc ran them late in the first compile, the
+    scan runner alone for about 4 s on one core; with a filled cache the thread only imports them.  A
+    failed build is left to the library, which builds again and reports it as usual."""
+    import threading
+
+    def build():
+        for module in ("link.c.lazylinker_c", "scan.scan_perform_ext"):
+            try:
+                importlib.import_module(f"{lib.__name__}.{module}")
+            except Exception:
+                pass
+    threading.Thread(target=build, daemon=True).start()
+
+
 def _tags_read_directly():
     """Drop the graph tags' __getattribute__, which only calls object's (the library added it "to help
     Mypy"): every variable's and node's tag is read through it, hundreds of thousands of times in a
@@ -580,6 +597,7 @@ _tags_read_directly()
 _composites_pickled_with_their_code()
 if lib.config.cxx:
     _modules_compiled_ahead()
+    _runtime_extensions_built_ahead()
 _shape_arithmetic_compiled_quickly()
 NAME = lib.__name__
 VERSION = lib.__version__

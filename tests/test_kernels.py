@@ -226,6 +226,32 @@ def test_a_functions_new_modules_are_compiled_beside_it_and_compute_what_numpy_d
     assert False in in_main_thread
 
 
+def test_the_librarys_own_extensions_are_built_in_a_thread_from_the_import_on(tmp_path):
+    """With an empty compile cache, the library's lazy linker (and Aesara's scan runner, which PyTensor
+    ships built) is built by gcc outside the main thread, before any function is compiled."""
+    program = """if True:
+        import glob, json, os, subprocess, threading, time
+        in_main_thread, popen = [], subprocess.Popen
+        def recording(command, *args, **kwargs):
+            if any("lazylinker" in part or "scan_perform" in part for part in map(str, command)):
+                in_main_thread.append(threading.current_thread() is threading.main_thread())
+            return popen(command, *args, **kwargs)
+        subprocess.Popen = recording
+        import backend
+        folders = ["lazylinker_ext"] + (["scan_perform"] if backend.NAME == "aesara" else [])
+        built = lambda: [bool(glob.glob(os.path.join(backend.config.compiledir, f, "*.so"))) for f in folders]
+        deadline = time.time() + 120
+        while not all(built()) and time.time() < deadline:
+            time.sleep(0.1)
+        print(json.dumps([built(), in_main_thread]))
+    """
+    run = run_python(program, **{f"{backend.NAME.upper()}_FLAGS": f"base_compiledir={tmp_path}"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    built, in_main_thread = json.loads(run.stdout.strip().splitlines()[-1])
+    assert built and all(built)
+    assert in_main_thread and not any(in_main_thread)
+
+
 def test_the_library_flags_are_the_users_again_after_the_import():
     """Our defaults for Aesara's or PyTensor's flags are set only while the library is imported: a
     process started afterwards (a train.py run from experiments.py) picks its own BLAS, where it once
