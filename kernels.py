@@ -128,11 +128,31 @@ def check_ids(ids, V, what):
     return ids
 
 
-class SoftmaxCrossEntropy(COp):
+class KernelCOp(COp):
+    """An op whose C code is a file of C_FOLDER (c_file) with the headers it includes, compiled with
+    kernel_compile_args; its cache version follows that code and the methods that write the op's call
+    (code_writers: its own c_code, unless an op sharing its file writes calls too)."""
+    c_file = None
+
+    def c_support_code(self, **kwargs):
+        return c_source(self.c_file)
+
+    def c_compile_args(self, **kwargs):
+        return kernel_compile_args()
+
+    def c_code_cache_version(self):
+        return source_version(c_source(self.c_file), *self.code_writers())
+
+    def code_writers(self):
+        return (type(self).c_code,)
+
+
+class SoftmaxCrossEntropy(KernelCOp):
     """(z (N, V), targets y (N,)[, bias b (V,)]) -> (nll (N,) = -log softmax(z + b)[y], norm (N, 2)):
     norm holds each row's maximum m and log sum exp(z + b - m), from which the gradient recomputes the
     softmax.  A target outside 0..V-1 is a ValueError."""
     __props__ = ()
+    c_file = "softmax.c"
 
     def make_node(self, z, y, *bias):
         inputs = [at.as_tensor_variable(v) for v in (z, y) + bias]
@@ -148,14 +168,8 @@ class SoftmaxCrossEntropy(COp):
         outputs[0][0] = (top + log_total - target).astype(z.dtype)
         outputs[1][0] = np.stack([top, log_total], axis=1).astype(np.float64)
 
-    def c_support_code(self, **kwargs):
-        return c_source("softmax.c")
-
-    def c_compile_args(self, **kwargs):
-        return kernel_compile_args()
-
-    def c_code_cache_version(self):
-        return source_version(c_source("softmax.c"), SoftmaxCrossEntropy.c_code, SoftmaxCrossEntropyGrad.c_code)
+    def code_writers(self):
+        return SoftmaxCrossEntropy.c_code, SoftmaxCrossEntropyGrad.c_code
 
     def c_code(self, node, name, inputs, outputs, sub):
         z, y, b = (inputs + ["NULL"])[:3]
@@ -178,10 +192,11 @@ class SoftmaxCrossEntropy(COp):
     pullback = L_op        # PyTensor's name for L_op
 
 
-class SoftmaxCrossEntropyGrad(COp):
+class SoftmaxCrossEntropyGrad(KernelCOp):
     """(z, y, norm, g (N,)[, b]) -> d(sum g * nll)/dz = g[:, None] (softmax(z + b) - onehot(y))
     [, and its column sums, the bias's gradient, added up in double]."""
     __props__ = ()
+    c_file = "softmax.c"
 
     def make_node(self, z, y, norm, g, *bias):
         inputs = [at.as_tensor_variable(v) for v in (z, y, norm, g) + bias]
@@ -195,9 +210,7 @@ class SoftmaxCrossEntropyGrad(COp):
         if bias:
             outputs[1][0] = dz.sum(axis=0, dtype=np.float64).astype(z.dtype)
 
-    c_support_code = SoftmaxCrossEntropy.c_support_code
-    c_compile_args = SoftmaxCrossEntropy.c_compile_args
-    c_code_cache_version = SoftmaxCrossEntropy.c_code_cache_version
+    code_writers = SoftmaxCrossEntropy.code_writers
 
     def c_code(self, node, name, inputs, outputs, sub):
         z, y, norm, g, b = (inputs + ["NULL"])[:5]
@@ -273,10 +286,11 @@ class Columns(Op):
     pullback = L_op
 
 
-class ColumnSums(COp):
+class ColumnSums(KernelCOp):
     """(ids (N,), rows (N, H)) -> (the distinct ids (K,) in order, the rows summed per id (K, H)): a
     sparse gradient.  C: numpy's sort and reduceat were an order of magnitude slower."""
     __props__ = ()
+    c_file = "column_sums.c"
 
     def make_node(self, ids, rows):
         ids, (rows,) = at.as_tensor_variable(ids), floats(at.as_tensor_variable(rows))
@@ -290,11 +304,6 @@ class ColumnSums(COp):
         outputs[0][0] = ordered[starts]
         outputs[1][0] = np.add.reduceat(rows[order], starts, axis=0)
 
-    def c_support_code(self, **kwargs):
-        return c_source("column_sums.c")
-
-    def c_code_cache_version(self):
-        return source_version(c_source("column_sums.c"), ColumnSums.c_code)
 
     def c_code(self, node, name, inputs, outputs, sub):
         return f"if (rnnlm_column_sums({inputs[0]}, {inputs[1]}, &{outputs[0]}, &{outputs[1]})) {sub['fail']}"
@@ -316,12 +325,13 @@ class ScatterColumns(Op):
         outputs[0][0] = dense
 
 
-class AddToColumns(COp):
+class AddToColumns(KernelCOp):
     """(M (H, V), ids (K,), rows (K, H)) -> M with rows[k] added to column ids[k].  Built on a copy of
     M; a rewrite makes it work in place where M may be overwritten (a parameter being updated).
     Aesara's in-place advanced increment is slower: it goes element by element through numpy's generic
     indexing machinery."""
     __props__ = ("inplace",)
+    c_file = "add_to_columns.c"
 
     def __init__(self, inplace=False):
         self.inplace = inplace
@@ -338,18 +348,13 @@ class AddToColumns(COp):
         np.add.at(M.T, check_ids(ids, M.shape[1], "word id"), rows)
         outputs[0][0] = M
 
-    def c_support_code(self, **kwargs):
-        return c_source("add_to_columns.c")
-
-    def c_code_cache_version(self):
-        return source_version(c_source("add_to_columns.c"), AddToColumns.c_code)
 
     def c_code(self, node, name, inputs, outputs, sub):
         M, ids, rows = inputs
         return f"if (rnnlm_add_to_columns_op({M}, {ids}, {rows}, {int(self.inplace)}, &{outputs[0]})) {sub['fail']}"
 
 
-class AdamStep(COp):
+class AdamStep(KernelCOp):
     """(p, g, m, v, lr, m_correction, v_correction, scale) -> (p, m, v) after one Adam step (optimizers.adam):
         m <- beta1 m + (1 - beta1) g scale,   v <- beta2 v + (1 - beta2) (g scale)^2,
         p <- p - lr (m / m_correction) / (epsilon + sqrt(v / v_correction)),
@@ -358,6 +363,7 @@ class AdamStep(COp):
     pass).  Built on copies; a rewrite makes it work in place where the table and its averages are being
     updated."""
     __props__ = ("beta1", "beta2", "epsilon", "inplace")
+    c_file = "adam.c"
 
     def __init__(self, beta1, beta2, epsilon, inplace=False):
         self.beta1, self.beta2, self.epsilon, self.inplace = float(beta1), float(beta2), float(epsilon), inplace
@@ -377,14 +383,6 @@ class AdamStep(COp):
         for slot, value in zip(outputs, (p, m, v)):
             slot[0] = value
 
-    def c_support_code(self, **kwargs):
-        return c_source("adam.c")
-
-    def c_compile_args(self, **kwargs):
-        return kernel_compile_args()
-
-    def c_code_cache_version(self):
-        return source_version(c_source("adam.c"), AdamStep.c_code)
 
     def c_code(self, node, name, inputs, outputs, sub):
         hyper = ", ".join(x.hex() for x in (self.beta1, self.beta2, self.epsilon))
@@ -407,9 +405,10 @@ optdb.register("rnnlm_update_in_place",
                "fast_run", "inplace", position=60)
 
 
-class SumOfSquares(COp):
+class SumOfSquares(KernelCOp):
     """(arrays...) -> the sum of the squares of all their elements, a scalar of their type."""
     __props__ = ()
+    c_file = "sum_of_squares.c"
 
     def make_node(self, *arrays):
         arrays = floats(*[at.as_tensor_variable(a) for a in arrays])
@@ -419,14 +418,6 @@ class SumOfSquares(COp):
         total = sum(np.dot(v, v) for v in (a.ravel().astype(np.float64) for a in inputs))
         outputs[0][0] = np.asarray(total, dtype=inputs[0].dtype)
 
-    def c_support_code(self, **kwargs):
-        return c_source("sum_of_squares.c")
-
-    def c_compile_args(self, **kwargs):
-        return kernel_compile_args()
-
-    def c_code_cache_version(self):
-        return source_version(c_source("sum_of_squares.c"), SumOfSquares.c_code)
 
     def c_code(self, node, name, inputs, outputs, sub):
         calls = [f"if (rnnlm_add_squares({a}, &total)) {sub['fail']}" for a in inputs]

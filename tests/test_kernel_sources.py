@@ -9,8 +9,8 @@ import kernels
 
 OPS = {"softmax": kernels.SoftmaxCrossEntropy(), "softmax gradient": kernels.SoftmaxCrossEntropyGrad(),
        "column sums": kernels.ColumnSums(), "add to columns": kernels.AddToColumns(),
-       "sum of squares": kernels.SumOfSquares(), "tanh": kernels.tanh.scalar_op,
-       "sigmoid": kernels.sigmoid.scalar_op}
+       "sum of squares": kernels.SumOfSquares(), "adam": kernels.AdamStep(0.9, 0.999, 1e-8),
+       "tanh": kernels.tanh.scalar_op, "sigmoid": kernels.sigmoid.scalar_op}
 FILES = sorted(os.listdir(kernels.C_FOLDER))
 
 
