@@ -395,8 +395,8 @@ def update_in_place(fgraph, node):
     """The in-place form of an update op, where the arrays it overwrites may be (parameters and optimizer
     state being updated: the library's destroy handler checks that nothing else reads them)."""
     if not node.op.inplace:
-        props = {**node.op._props_dict(), "inplace": True}
-        return type(node.op)(**props)(*node.inputs, return_list=True)
+        props = {name: getattr(node.op, name) for name in node.op.__props__}
+        return type(node.op)(**{**props, "inplace": True})(*node.inputs, return_list=True)
     return False
 
 
