@@ -32,10 +32,11 @@
    the whole graph change each time: compiling a depth-gated LSTM's clipped step took minutes.
 
 5. Adam's update of a table and its two moving averages, in one vectorised pass.  The library's fused
-   elementwise code makes three (one per updated array), and runs them scalar: behind a module's many
-   checks gcc guesses the op's code is rarely reached, optimises it for size and vectorises no plain
-   loop there (a loop marked `omp simd`, as the softmax's and this op's are, it vectorises regardless).
-   The op does the same operations in the same order, so the numbers are the same.
+   elementwise code (three passes on Aesara, one per updated array; one on PyTensor) runs scalar: behind
+   a module's many checks gcc guesses the op's code is rarely reached, optimises it for size and
+   vectorises no plain loop there (a loop marked `omp simd`, as the softmax's and this op's are, it
+   vectorises regardless).  The op does the same operations in the same order as Aesara's code, so the
+   numbers are Aesara's.
 
 The C code is in kernels_c/: a .c file per op (the softmax and its gradient share one), the headers
 they share, and the loops written once for both float types (*_T.h, see typed.h).
@@ -358,10 +359,9 @@ class AdamStep(KernelCOp):
     """(p, g, m, v, lr, m_correction, v_correction, scale) -> (p, m, v) after one Adam step (optimizers.adam):
         m <- beta1 m + (1 - beta1) g scale,   v <- beta2 v + (1 - beta2) (g scale)^2,
         p <- p - lr (m / m_correction) / (epsilon + sqrt(v / v_correction)),
-    with the operations in the order of the library's fused elementwise code for that formula, so the
-    numbers are the same (point 5 above: that code makes three scalar passes; this is one vectorised
-    pass).  Built on copies; a rewrite makes it work in place where the table and its averages are being
-    updated."""
+    with the operations in the order of Aesara's fused elementwise code for that formula, so the numbers
+    are Aesara's (point 5 above: that code runs scalar; this is one vectorised pass).  Built on copies;
+    a rewrite makes it work in place where the table and its averages are being updated."""
     __props__ = ("beta1", "beta2", "epsilon", "inplace")
     c_file = "adam.c"
 
