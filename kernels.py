@@ -305,7 +305,6 @@ class ColumnSums(KernelCOp):
         outputs[0][0] = ordered[starts]
         outputs[1][0] = np.add.reduceat(rows[order], starts, axis=0)
 
-
     def c_code(self, node, name, inputs, outputs, sub):
         return f"if (rnnlm_column_sums({inputs[0]}, {inputs[1]}, &{outputs[0]}, &{outputs[1]})) {sub['fail']}"
 
@@ -349,7 +348,6 @@ class AddToColumns(KernelCOp):
         np.add.at(M.T, check_ids(ids, M.shape[1], "word id"), rows)
         outputs[0][0] = M
 
-
     def c_code(self, node, name, inputs, outputs, sub):
         M, ids, rows = inputs
         return f"if (rnnlm_add_to_columns_op({M}, {ids}, {rows}, {int(self.inplace)}, &{outputs[0]})) {sub['fail']}"
@@ -382,7 +380,6 @@ class AdamStep(KernelCOp):
         p = p - (lr * (m / m_correction)) / (t(self.epsilon) + np.sqrt(v / v_correction))
         for slot, value in zip(outputs, (p, m, v)):
             slot[0] = value
-
 
     def c_code(self, node, name, inputs, outputs, sub):
         hyper = ", ".join(x.hex() for x in (self.beta1, self.beta2, self.epsilon))
@@ -417,7 +414,6 @@ class SumOfSquares(KernelCOp):
     def perform(self, node, inputs, outputs):           # without a C compiler
         total = sum(np.dot(v, v) for v in (a.ravel().astype(np.float64) for a in inputs))
         outputs[0][0] = np.asarray(total, dtype=inputs[0].dtype)
-
 
     def c_code(self, node, name, inputs, outputs, sub):
         calls = [f"if (rnnlm_add_squares({a}, &total)) {sub['fail']}" for a in inputs]
